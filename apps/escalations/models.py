@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class EscalationQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status=Escalation.Status.RESOLVED)
+
+
+class Escalation(models.Model):
+    """A case handed to a person, with the reason in plain words."""
+
+    class Reason(models.TextChoices):
+        RETRIES_EXHAUSTED = "retries_exhausted", "Retries exhausted"
+        PERMANENT_ERROR = "permanent_error", "Permanent error"
+        OUT_OF_BOUNDS = "out_of_bounds", "Out of bounds"
+        TIMEOUT = "timeout", "Timed out"
+        MANUAL_REVIEW = "manual_review", "Manual review"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLAIMED = "claimed", "Claimed"
+        RESOLVED = "resolved", "Resolved"
+
+    class Priority(models.IntegerChoices):
+        LOW = 1, "Low"
+        NORMAL = 2, "Normal"
+        HIGH = 3, "High"
+        URGENT = 4, "Urgent"
+
+    class Resolution(models.TextChoices):
+        RESUMED = "resumed", "Resumed after editing data"
+        RETRIED = "retried", "Step retried"
+        SKIPPED = "skipped", "Step skipped"
+        DONE_BY_HAND = "done_by_hand", "Completed by hand"
+        CANCELLED = "cancelled", "Case cancelled"
+
+    run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="escalations")
+    step = models.ForeignKey(
+        "workflows.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    attempt = models.ForeignKey(
+        "runs.StepAttempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="escalations")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    summary = models.TextField(help_text="What went wrong, in plain words.")
+    detail = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalations",
+    )
+    opened_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    note = models.TextField(blank=True)
+    human_minutes = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+
+    objects = EscalationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run"],
+                condition=~Q(status="resolved"),
+                name="one_open_escalation_per_run",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "status", "due_at"], name="escalation_team_status_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()}: {self.run}"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.runs.models import Run, RunEvent
+from apps.runs.services.events import event_append
+
+from .models import Escalation
+
+# How much of the team's SLA each priority gets.
+SLA_FACTOR = {
+    Escalation.Priority.LOW: 2.0,
+    Escalation.Priority.NORMAL: 1.0,
+    Escalation.Priority.HIGH: 0.5,
+    Escalation.Priority.URGENT: 0.25,
+}
+
+
+def escalation_due_at(*, opened_at, sla_minutes: int, priority: int):
+    return opened_at + timedelta(minutes=sla_minutes * SLA_FACTOR[priority])
+
+
+@transaction.atomic
+def escalation_open(
+    *,
+    run: Run,
+    reason: str,
+    summary: str,
+    step=None,
+    attempt=None,
+    detail: dict[str, Any] | None = None,
+    priority: int = Escalation.Priority.NORMAL,
+) -> Escalation:
+    """Hand a run to a person: an open escalation for its team, the run escalated, an event.
+
+    The caller holds the run's row lock; the database refuses a second open escalation.
+    """
+    now = timezone.now()
+    team = run.workflow.team
+    escalation = Escalation.objects.create(
+        run=run,
+        step=step,
+        attempt=attempt,
+        team=team,
+        reason=reason,
+        summary=summary,
+        detail=detail or {},
+        priority=priority,
+        opened_at=now,
+        due_at=escalation_due_at(
+            opened_at=now, sla_minutes=team.default_sla_minutes, priority=priority
+        ),
+    )
+    run.status = Run.Status.ESCALATED
+    run.save(update_fields=["status", "updated_at"])
+    event_append(
+        run=run,
+        kind=RunEvent.Kind.ESCALATED,
+        step=step,
+        attempt=attempt,
+        message=summary,
+        detail={"reason": reason, "escalation": escalation.pk},
+        at=now,
+    )
+    return escalation

@@ -1,0 +1,103 @@
+"""When attempts run: backoff delays, and handing due attempts to RQ after commit."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+import django_rq
+from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from ..models import StepAttempt
+
+logger = logging.getLogger(__name__)
+
+# An attempt's RQ job outlives its own time limit by this much, so the engine's limit (which
+# records a timeout) fires before RQ's (which would only kill the job).
+JOB_TIMEOUT_MARGIN_S = 60
+
+
+def backoff_delay(
+    *,
+    attempt_number: int,
+    initial_s: float,
+    coefficient: float,
+    max_s: float,
+    jitter: float,
+    retry_after_s: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before the attempt after ``attempt_number``.
+
+    Exponential (initial × coefficient^(n−1)), capped at ``max_s``, minus up to ``jitter`` of
+    itself at random so a burst of failures does not come back as a burst of retries. A
+    ``Retry-After`` from the other side is honoured even past the cap: retrying earlier is
+    certain to fail.
+    """
+    base = min(max_s, initial_s * coefficient ** (attempt_number - 1))
+    delay = base * (1 - jitter * (rng or random).random())
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return delay
+
+
+def queue():
+    return django_rq.get_queue("default")
+
+
+def _enqueue_now(attempt_id: int, job_timeout: float) -> None:
+    from ..tasks import execute_attempt
+
+    try:
+        queue().enqueue(
+            execute_attempt,
+            attempt_id,
+            job_id=f"attempt-{attempt_id}",
+            job_timeout=int(job_timeout) + JOB_TIMEOUT_MARGIN_S,
+            result_ttl=300,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except RedisError:
+        # Leave it to the scheduler: it enqueues every due attempt that was never handed over.
+        logger.exception("Could not enqueue attempt %s; the scheduler will hand it over", attempt_id)
+        StepAttempt.objects.filter(pk=attempt_id, status=StepAttempt.Status.QUEUED).update(
+            enqueued_at=None
+        )
+
+
+def attempt_schedule(*, attempt: StepAttempt, timeout_s: float) -> None:
+    """Hand a queued attempt to RQ once the surrounding transaction commits, if it is due.
+
+    Attempts due later stay in the database only; ``enqueue_due_attempts`` hands them over when
+    their time comes, so a retry's schedule survives Redis losing its own.
+    """
+    if attempt.due_at > timezone.now():
+        return
+    StepAttempt.objects.filter(pk=attempt.pk).update(enqueued_at=timezone.now())
+    transaction.on_commit(lambda: _enqueue_now(attempt.pk, timeout_s))
+
+
+def enqueue_due_attempts(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Enqueue queued attempts whose due time has come and that no job carries yet."""
+    now = now or timezone.now()
+    due = list(
+        StepAttempt.objects.filter(
+            status=StepAttempt.Status.QUEUED, enqueued_at__isnull=True, due_at__lte=now
+        )
+        .order_by("due_at")
+        .values_list("pk", "step__timeout_s")[:limit]
+    )
+    handed = 0
+    for pk, timeout_s in due:
+        # Conditional: another scheduler may have handed it over meanwhile.
+        if StepAttempt.objects.filter(pk=pk, enqueued_at__isnull=True).update(enqueued_at=now):
+            _enqueue_now(pk, timeout_s)
+            handed += 1
+    return handed
+
+
+def due_in(seconds: float) -> datetime:
+    return timezone.now() + timedelta(seconds=seconds)
