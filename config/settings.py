@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_rq",
+    "ninja",
     "django_tables2",
     "django_filters",
     "template_partials",
@@ -100,7 +101,10 @@ DATABASES = {
     "default": _read("DATABASE_URL", env.db_url, f"sqlite:///{VAR_DIR / 'handoff.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+# Keep connections between requests and jobs (a new PostgreSQL connection per job costs more
+# than the job); check them before reuse so a restarted database is survived.
+DATABASES["default"]["CONN_MAX_AGE"] = _read("DATABASE_CONN_MAX_AGE", env.int, 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and scheduler share one SQLite file: wait for locks instead of failing at once,
     # and take the write lock at BEGIN so two writers never deadlock on an upgrade.

@@ -61,3 +61,11 @@ def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (real row locks and concurrent connections); "
                     "run with DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def http_target():
+    from tests.http_target import HttpTarget
+
+    with HttpTarget() as target:
+        yield target

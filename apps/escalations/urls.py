@@ -1,2 +1,8 @@
+from django.urls import path
+
+from . import views
+
 app_name = "escalations"
-urlpatterns = []
+urlpatterns = [
+    path("", views.escalation_list, name="list"),
+]

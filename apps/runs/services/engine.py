@@ -138,8 +138,19 @@ def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, d
 def _lock_running(attempt_id: int) -> tuple[Run, StepAttempt] | None:
     """Lock the run, then the attempt (always in that order); None if no longer running."""
     run_id = StepAttempt.objects.values_list("run_id", flat=True).get(pk=attempt_id)
-    run = Run.objects.select_for_update().select_related("workflow__team").get(pk=run_id)
-    attempt = StepAttempt.objects.select_for_update().select_related("step").get(pk=attempt_id)
+    # Lock only these rows (of=self): a plain FOR UPDATE with joins would also lock the
+    # workflow and team rows and serialise every worker on them. NO KEY UPDATE lets inserts
+    # that reference the run (attempts, events) go on while it is held.
+    run = (
+        Run.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("workflow__team")
+        .get(pk=run_id)
+    )
+    attempt = (
+        StepAttempt.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("step")
+        .get(pk=attempt_id)
+    )
     if attempt.status != StepAttempt.Status.RUNNING:
         logger.warning("Attempt %s is %s, not running: outcome not recorded", attempt_id,
                        attempt.status)

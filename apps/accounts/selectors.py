@@ -1,0 +1,29 @@
+"""Reads that scope what a user may see: object access is by team, staff see everything."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.workflows.models import Workflow
+
+from .models import Team
+
+
+def sees_all_teams(user) -> bool:
+    return bool(user.is_active and (user.is_staff or user.is_superuser))
+
+
+def teams_of(user) -> QuerySet[Team]:
+    """The teams whose cases ``user`` may see: all of them for staff, else their own."""
+    if not user.is_authenticated:
+        return Team.objects.none()
+    if sees_all_teams(user):
+        return Team.objects.all()
+    return Team.objects.filter(members=user)
+
+
+def visible_workflows(user) -> QuerySet[Workflow]:
+    """Workflows of the teams ``user`` may see (a subquery when used in ``__in``)."""
+    if sees_all_teams(user):
+        return Workflow.objects.all()
+    return Workflow.objects.filter(team__in=teams_of(user))

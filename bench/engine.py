@@ -1,0 +1,165 @@
+"""Engine throughput: N cases × 3 steps through real RQ worker processes, next to raw RQ.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/handoff_bench .venv/bin/python bench/engine.py
+
+For each worker class (RQ's forking ``Worker`` and the non-forking ``SimpleWorker``) and for 1 and
+2 worker processes, it measures raw RQ no-op jobs/s and Handoff steps/s in the same run, and
+prints their ratio. Nothing here is asserted: these machines are noisy, the ratio is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-bench-secret-key-0123456789")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's own database on first use (the server's `test` db must exist)."""
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/test", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+ensure_postgres_database(os.environ["DATABASE_URL"])
+
+import django  # noqa: E402
+
+django.setup()
+
+import django_rq  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from apps.accounts.models import Team  # noqa: E402
+from apps.runs.models import Run, RunEvent, StepAttempt  # noqa: E402
+from apps.runs.services import run_start  # noqa: E402
+from apps.runs.tasks import noop  # noqa: E402
+from apps.workflows.models import Step, Workflow, WorkflowVersion  # noqa: E402
+
+WORKER_CLASSES = {"forking": "rq.Worker", "simple": "rq.SimpleWorker"}
+
+
+def start_workers(count: int, worker_class: str) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", "default",
+             "--worker-class", worker_class, "-v", "0"],
+            cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for proc in workers:
+        proc.terminate()
+    for proc in workers:
+        proc.wait(timeout=30)
+
+
+def wait_for_workers(count: int) -> None:
+    from rq import Worker
+
+    conn = django_rq.get_connection("default")
+    deadline = time.monotonic() + 60
+    while len(Worker.all(connection=conn)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("workers did not start")
+        time.sleep(0.05)
+
+
+def raw_rq(jobs: int, workers: int, worker_class: str) -> float:
+    queue = django_rq.get_queue("default")
+    queue.connection.flushdb()
+    procs = start_workers(workers, worker_class)
+    try:
+        wait_for_workers(workers)
+        started = time.monotonic()
+        with queue.connection.pipeline() as pipe:
+            for _ in range(jobs):
+                queue.enqueue(noop, result_ttl=0, pipeline=pipe)
+            pipe.execute()
+        while queue.count or queue.started_job_registry.count:
+            time.sleep(0.01)
+        return jobs / (time.monotonic() - started)
+    finally:
+        stop(procs)
+
+
+def workflow() -> Workflow:
+    team, _ = Team.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    wf, created = Workflow.objects.get_or_create(
+        slug="bench-3-steps", defaults={"name": "Bench", "team": team, "status": "live"}
+    )
+    if created:
+        version = WorkflowVersion.objects.create(workflow=wf, number=1,
+                                                 published_at=timezone.now())
+        Step.objects.create(version=version, position=1, key="compute", name="Compute",
+                            action="data.set", config={"set": {"total": "amount * 1.2"}})
+        Step.objects.create(version=version, position=2, key="check", name="Check",
+                            action="rules.check", bounds=["total <= 100000"])
+        Step.objects.create(version=version, position=3, key="label", name="Label",
+                            action="data.set", config={"set": {"label": "upper(ref)"}})
+    return wf
+
+
+def engine(cases: int, workers: int, worker_class: str) -> float:
+    django_rq.get_connection("default").flushdb()
+    RunEvent.objects.all().delete()
+    StepAttempt.objects.all().delete()
+    Run.objects.all().delete()
+    wf = workflow()
+    procs = start_workers(workers, worker_class)
+    try:
+        wait_for_workers(workers)
+        started = time.monotonic()
+        for i in range(cases):
+            run_start(workflow=wf, external_id=f"B-{i}", data={"amount": i, "ref": f"r{i}"})
+        while Run.objects.exclude(status=Run.Status.COMPLETED).exists():
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    finally:
+        stop(procs)
+    assert StepAttempt.objects.filter(status="succeeded").count() == cases * 3
+    return cases * 3 / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--classes", default="forking,simple")
+    parser.add_argument("--workers", default="1,2")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    print(f"database: {connection.vendor}; cases: {args.cases} × 3 steps; "
+          f"intake runs concurrently with the workers")
+    print(f"{'worker class':<14}{'procs':>6}{'raw RQ jobs/s':>16}{'engine steps/s':>17}"
+          f"{'ratio':>8}")
+    for name in args.classes.split(","):
+        for count in (int(n) for n in args.workers.split(",")):
+            raw = raw_rq(args.cases * 3, count, WORKER_CLASSES[name])
+            steps = engine(args.cases, count, WORKER_CLASSES[name])
+            print(f"{name:<14}{count:>6}{raw:>16.1f}{steps:>17.1f}{steps / raw:>8.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
