@@ -59,10 +59,20 @@ WORKER_CLASSES = {"forking": "rq.Worker", "simple": "rq.SimpleWorker"}
 def start_workers(count: int, worker_class: str) -> list[subprocess.Popen]:
     return [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", "default",
-             "--worker-class", worker_class, "-v", "0"],
-            cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "rqworker",
+                "default",
+                "--worker-class",
+                worker_class,
+                "-v",
+                "0",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(count)
     ]
@@ -110,14 +120,31 @@ def workflow() -> Workflow:
         slug="bench-3-steps", defaults={"name": "Bench", "team": team, "status": "live"}
     )
     if created:
-        version = WorkflowVersion.objects.create(workflow=wf, number=1,
-                                                 published_at=timezone.now())
-        Step.objects.create(version=version, position=1, key="compute", name="Compute",
-                            action="data.set", config={"set": {"total": "amount * 1.2"}})
-        Step.objects.create(version=version, position=2, key="check", name="Check",
-                            action="rules.check", bounds=["total <= 100000"])
-        Step.objects.create(version=version, position=3, key="label", name="Label",
-                            action="data.set", config={"set": {"label": "upper(ref)"}})
+        version = WorkflowVersion.objects.create(workflow=wf, number=1, published_at=timezone.now())
+        Step.objects.create(
+            version=version,
+            position=1,
+            key="compute",
+            name="Compute",
+            action="data.set",
+            config={"set": {"total": "amount * 1.2"}},
+        )
+        Step.objects.create(
+            version=version,
+            position=2,
+            key="check",
+            name="Check",
+            action="rules.check",
+            bounds=["total <= 100000"],
+        )
+        Step.objects.create(
+            version=version,
+            position=3,
+            key="label",
+            name="Label",
+            action="data.set",
+            config={"set": {"label": "upper(ref)"}},
+        )
     return wf
 
 
@@ -149,16 +176,18 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    print(f"database: {connection.vendor}; cases: {args.cases} × 3 steps; "
-          f"intake runs concurrently with the workers")
-    print(f"{'worker class':<14}{'procs':>6}{'raw RQ jobs/s':>16}{'engine steps/s':>17}"
-          f"{'ratio':>8}")
+    print(
+        f"database: {connection.vendor}; cases: {args.cases} × 3 steps; "
+        f"intake runs concurrently with the workers"
+    )
+    print(
+        f"{'worker class':<14}{'procs':>6}{'raw RQ jobs/s':>16}{'engine steps/s':>17}{'ratio':>8}"
+    )
     for name in args.classes.split(","):
         for count in (int(n) for n in args.workers.split(",")):
             raw = raw_rq(args.cases * 3, count, WORKER_CLASSES[name])
             steps = engine(args.cases, count, WORKER_CLASSES[name])
-            print(f"{name:<14}{count:>6}{raw:>16.1f}{steps:>17.1f}{steps / raw:>8.2f}",
-                  flush=True)
+            print(f"{name:<14}{count:>6}{raw:>16.1f}{steps:>17.1f}{steps / raw:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

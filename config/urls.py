@@ -13,5 +13,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -59,8 +59,10 @@ def pytest_report_header(config):
 @pytest.fixture
 def on_postgres():
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (real row locks and concurrent connections); "
-                    "run with DATABASE_URL=postgres://…")
+        pytest.skip(
+            "needs PostgreSQL (real row locks and concurrent connections); "
+            "run with DATABASE_URL=postgres://…"
+        )
 
 
 @pytest.fixture

@@ -81,6 +81,7 @@ def workflow_with_steps(*steps: dict, status: str = Workflow.Status.LIVE, **work
     workflow = WorkflowFactory(status=status, **workflow_fields)
     version = VersionFactory(workflow=workflow, number=1)
     for position, fields in enumerate(steps, start=1):
-        StepFactory(version=version, position=position, key=fields.pop("key", f"s{position}"),
-                    **fields)
+        StepFactory(
+            version=version, position=position, key=fields.pop("key", f"s{position}"), **fields
+        )
     return workflow

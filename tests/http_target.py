@@ -41,8 +41,12 @@ class HttpTarget:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 target.received.append(
-                    Received(self.command, self.path, dict(self.headers),
-                             json.loads(raw) if raw else None)
+                    Received(
+                        self.command,
+                        self.path,
+                        dict(self.headers),
+                        json.loads(raw) if raw else None,
+                    )
                 )
                 reply = target.script.popleft() if target.script else target.default
                 if reply.delay_s:

@@ -5,13 +5,33 @@ from .models import Escalation
 
 @admin.register(Escalation)
 class EscalationAdmin(admin.ModelAdmin):
-    list_display = ["opened_at", "run", "team", "reason", "status", "priority", "due_at",
-                    "assignee"]
+    list_display = [
+        "opened_at",
+        "run",
+        "team",
+        "reason",
+        "status",
+        "priority",
+        "due_at",
+        "assignee",
+    ]
     list_filter = ["status", "reason", "team", "priority"]
     list_select_related = ["run__workflow", "team", "assignee"]
     search_fields = ["run__external_id", "summary"]
-    readonly_fields = ["run", "step", "attempt", "team", "reason", "summary", "detail",
-                       "opened_at", "claimed_at", "resolved_at", "resolution", "human_minutes"]
+    readonly_fields = [
+        "run",
+        "step",
+        "attempt",
+        "team",
+        "reason",
+        "summary",
+        "detail",
+        "opened_at",
+        "claimed_at",
+        "resolved_at",
+        "resolution",
+        "human_minutes",
+    ]
 
     def has_add_permission(self, request):
         return False

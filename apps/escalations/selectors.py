@@ -20,7 +20,6 @@ def escalation_list(*, user) -> QuerySet[Escalation]:
 
 def is_overdue(escalation: Escalation, *, now=None) -> bool:
     """Past its due time and still waiting for a person."""
-    return (
-        escalation.status != Escalation.Status.RESOLVED
-        and escalation.due_at < (now or timezone.now())
+    return escalation.status != Escalation.Status.RESOLVED and escalation.due_at < (
+        now or timezone.now()
     )

@@ -36,8 +36,17 @@ class EscalationTable(tables.Table):
 
     class Meta:
         model = Escalation
-        fields = ["opened_at", "case", "workflow", "reason", "summary", "status", "priority",
-                  "due_at", "assignee"]
+        fields = [
+            "opened_at",
+            "case",
+            "workflow",
+            "reason",
+            "summary",
+            "status",
+            "priority",
+            "due_at",
+            "assignee",
+        ]
         order_by = ("due_at",)
         per_page = 25
         empty_text = "Nothing here: no escalation matches these filters."

@@ -14,5 +14,6 @@ def escalation_list(request):
     )
     table = EscalationTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": EscalationTable.Meta.per_page}).configure(table)
-    return render(request, "escalations/escalation_list.html",
-                  {"filter": filterset, "table": table})
+    return render(
+        request, "escalations/escalation_list.html", {"filter": filterset, "table": table}
+    )

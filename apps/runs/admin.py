@@ -31,8 +31,17 @@ class RunAdmin(admin.ModelAdmin):
     list_filter = ["status", "workflow", "source"]
     search_fields = ["external_id"]
     list_select_related = ["workflow", "current_step"]
-    readonly_fields = ["workflow", "version", "external_id", "status", "current_step", "source",
-                       "created_at", "updated_at", "finished_at"]
+    readonly_fields = [
+        "workflow",
+        "version",
+        "external_id",
+        "status",
+        "current_step",
+        "source",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    ]
     inlines = [AttemptInline, EventInline]
 
     def has_add_permission(self, request):

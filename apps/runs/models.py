@@ -24,7 +24,9 @@ class Run(models.Model):
         MANUAL = "manual", "Entered by hand"
         DEMO = "demo", "Demo"
 
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="runs")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.PROTECT, related_name="runs"
+    )
     version = models.ForeignKey(
         "workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="runs"
     )

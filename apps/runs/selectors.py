@@ -79,8 +79,14 @@ def run_detail(*, user, pk: int) -> RunDetail:
         attempts=attempts,
         skipped={e.step_id for e in events if e.kind == RunEvent.Kind.STEP_SKIPPED},
     )
-    return RunDetail(run=run, escalation=open_escalation, steps=steps, attempts=attempts,
-                     events=events, escalations=escalations)
+    return RunDetail(
+        run=run,
+        escalation=open_escalation,
+        steps=steps,
+        attempts=attempts,
+        events=events,
+        escalations=escalations,
+    )
 
 
 def _step_states(
@@ -100,16 +106,25 @@ def _step_states(
             state = "skipped"
         elif last is None:
             state = "pending"
-        elif last.status == StepAttempt.Status.FAILED and is_current and (
-            run.status == Run.Status.ESCALATED
+        elif (
+            last.status == StepAttempt.Status.FAILED
+            and is_current
+            and (run.status == Run.Status.ESCALATED)
         ):
             state = "escalated"
         elif last.status == StepAttempt.Status.QUEUED and last.number > 1:
             state = "waiting_retry"
         else:
             state = last.status
-        states.append(StepState(step=step, state=state, label=STEP_STATE_LABELS[state],
-                                attempts=counts.get(step.pk, 0), is_current=is_current))
+        states.append(
+            StepState(
+                step=step,
+                state=state,
+                label=STEP_STATE_LABELS[state],
+                attempts=counts.get(step.pk, 0),
+                is_current=is_current,
+            )
+        )
     return states
 
 

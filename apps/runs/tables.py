@@ -11,8 +11,9 @@ def status_badge(status: str, label: str) -> str:
 
 
 class RunTable(tables.Table):
-    external_id = tables.Column(verbose_name="Case", linkify=True,
-                                attrs={"td": {"class": "case nowrap"}})
+    external_id = tables.Column(
+        verbose_name="Case", linkify=True, attrs={"td": {"class": "case nowrap"}}
+    )
     workflow = tables.Column(order_by=("workflow__name",))
     status = tables.Column()
     current_step = tables.Column(

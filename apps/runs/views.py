@@ -18,8 +18,7 @@ from .tables import RunTable
 
 @require_GET
 def run_list(request):
-    filterset = RunFilter(request.GET, queryset=select_run_list(user=request.user),
-                          request=request)
+    filterset = RunFilter(request.GET, queryset=select_run_list(user=request.user), request=request)
     table = RunTable(filterset.qs)
     RequestConfig(request, paginate={"per_page": RunTable.Meta.per_page}).configure(table)
     return render(request, "runs/run_list.html", {"filter": filterset, "table": table})

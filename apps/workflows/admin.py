@@ -12,7 +12,22 @@ class StepForm(forms.ModelForm):
 
     class Meta:
         model = Step
-        fields = "__all__"
+        fields = [
+            "position",
+            "key",
+            "name",
+            "action",
+            "config",
+            "bounds",
+            "max_attempts",
+            "timeout_s",
+            "initial_interval_s",
+            "backoff_coefficient",
+            "max_interval_s",
+            "jitter",
+            "non_retryable_errors",
+            "on_failure",
+        ]
 
 
 class StepInline(admin.StackedInline):
@@ -77,9 +92,9 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("workflow")
 
     def get_readonly_fields(self, request, obj=None):
-        return ["workflow", "number", "published_at"] if obj and obj.is_published else [
-            "published_at"
-        ]
+        return (
+            ["workflow", "number", "published_at"] if obj and obj.is_published else ["published_at"]
+        )
 
     @admin.display(description="Steps")
     def step_count(self, obj: WorkflowVersion) -> int:
@@ -87,7 +102,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish (new cases start on it; it can no longer be edited)")
     def publish(self, request, queryset):
-        from .versioning import version_publish
+        from .services import version_publish
 
         for version in queryset:
             try:
@@ -99,7 +114,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Copy as a new draft version")
     def copy_as_draft(self, request, queryset):
-        from .versioning import version_copy
+        from .services import version_copy
 
         for version in queryset:
             copy = version_copy(version=version, user=request.user)

@@ -84,7 +84,7 @@ class Step(models.Model):
     bounds = models.JSONField(
         default=list,
         blank=True,
-        help_text='Expressions over case data that must hold before the step runs, e.g. '
+        help_text="Expressions over case data that must hold before the step runs, e.g. "
         '["amount <= 10000", "confidence >= 0.8"].',
     )
     # Retry policy.
@@ -110,7 +110,9 @@ class Step(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "position"], name="step_position_unique"),
             models.UniqueConstraint(fields=["version", "key"], name="step_key_unique"),
-            models.CheckConstraint(condition=models.Q(max_attempts__gte=1), name="step_attempts_gte_1"),
+            models.CheckConstraint(
+                condition=models.Q(max_attempts__gte=1), name="step_attempts_gte_1"
+            ),
             models.CheckConstraint(
                 condition=models.Q(initial_interval_s__gte=0, max_interval_s__gte=0),
                 name="step_intervals_not_negative",
@@ -121,7 +123,9 @@ class Step(models.Model):
             models.CheckConstraint(
                 condition=models.Q(jitter__gte=0, jitter__lte=1), name="step_jitter_0_1"
             ),
-            models.CheckConstraint(condition=models.Q(timeout_s__gt=0), name="step_timeout_positive"),
+            models.CheckConstraint(
+                condition=models.Q(timeout_s__gt=0), name="step_timeout_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -130,9 +134,7 @@ class Step(models.Model):
     def clean(self) -> None:
         from .actions import registry
 
-        errors = registry.validate_step(
-            action=self.action, config=self.config, bounds=self.bounds
-        )
+        errors = registry.validate_step(action=self.action, config=self.config, bounds=self.bounds)
         if errors:
             raise ValidationError(errors)
 

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.django_db
 URL = "/escalations/"
 
 
-def escalate(workflow, external_id: str, reason=Escalation.Reason.RETRIES_EXHAUSTED,
-             summary="Step failed 3 attempts.", **kwargs) -> Escalation:
+def escalate(
+    workflow,
+    external_id: str,
+    reason=Escalation.Reason.RETRIES_EXHAUSTED,
+    summary="Step failed 3 attempts.",
+    **kwargs,
+) -> Escalation:
     run, _ = run_start(workflow=workflow, external_id=external_id, data={"amount": 1})
     return escalation_open(run=run, reason=reason, summary=summary, **kwargs)
 
@@ -40,8 +45,11 @@ def workflow(team):
 
 @pytest.fixture
 def other_workflow():
-    return workflow_with_steps({"action": "rules.check"},
-                               team=TeamFactory(name="Claims", slug="claims"), name="Claims intake")
+    return workflow_with_steps(
+        {"action": "rules.check"},
+        team=TeamFactory(name="Claims", slug="claims"),
+        name="Claims intake",
+    )
 
 
 def cases(client, **params) -> set[str]:
@@ -74,8 +82,12 @@ def test_staff_see_escalations_of_every_team(client, workflow, other_workflow):
 
 
 def test_row_links_to_the_run_and_shows_reason_summary_and_status(client, member, workflow):
-    escalation = escalate(workflow, "INV-1", reason=Escalation.Reason.OUT_OF_BOUNDS,
-                          summary="Check limit stopped the case: total <= 100 does not hold.")
+    escalation = escalate(
+        workflow,
+        "INV-1",
+        reason=Escalation.Reason.OUT_OF_BOUNDS,
+        summary="Check limit stopped the case: total <= 100 does not hold.",
+    )
     client.force_login(member)
 
     html = client.get(URL).content.decode()
@@ -93,10 +105,12 @@ def test_only_unresolved_escalations_are_listed_by_default(client, member, workf
     escalate(workflow, "INV-1")
     claimed = escalate(workflow, "INV-2")
     resolved = escalate(workflow, "INV-3")
-    Escalation.objects.filter(pk=claimed.pk).update(status=Escalation.Status.CLAIMED,
-                                                    assignee=member)
-    Escalation.objects.filter(pk=resolved.pk).update(status=Escalation.Status.RESOLVED,
-                                                     resolved_at=timezone.now())
+    Escalation.objects.filter(pk=claimed.pk).update(
+        status=Escalation.Status.CLAIMED, assignee=member
+    )
+    Escalation.objects.filter(pk=resolved.pk).update(
+        status=Escalation.Status.RESOLVED, resolved_at=timezone.now()
+    )
     client.force_login(member)
 
     assert cases(client) == {"INV-1", "INV-2"}
@@ -157,8 +171,10 @@ def test_escalation_list_query_count_does_not_grow_with_rows(client, member, wor
     assert count() == few
 
 
-@pytest.mark.parametrize("column", ["opened_at", "case", "workflow", "reason", "status",
-                                    "-priority", "due_at", "assignee"])
+@pytest.mark.parametrize(
+    "column",
+    ["opened_at", "case", "workflow", "reason", "status", "-priority", "due_at", "assignee"],
+)
 def test_escalation_list_sorts_by_every_column(client, member, workflow, column):
     escalate(workflow, "INV-1")
     client.force_login(member)

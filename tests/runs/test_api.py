@@ -23,10 +23,19 @@ MIB = 1024 * 1024
 @pytest.fixture
 def workflow(db):
     return workflow_with_steps(
-        {"key": "double", "name": "Double the amount",
-         "action": "data.set", "config": {"set": {"total": "amount * 2"}}},
-        {"key": "check", "name": "Check the total", "action": "rules.check",
-         "bounds": ["total < 1000"], "max_attempts": 1},
+        {
+            "key": "double",
+            "name": "Double the amount",
+            "action": "data.set",
+            "config": {"set": {"total": "amount * 2"}},
+        },
+        {
+            "key": "check",
+            "name": "Check the total",
+            "action": "rules.check",
+            "bounds": ["total < 1000"],
+            "max_attempts": 1,
+        },
         slug="invoices",
     )
 
@@ -40,8 +49,13 @@ def post_case(client, token, *, slug="invoices", body=None, raw=None, **extra):
     """POST to the intake endpoint; ``raw`` bytes are sent as they are, ``body`` as JSON."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = raw if raw is not None else json.dumps(body)
-    return client.post(f"/api/v1/workflows/{slug}/runs", data, content_type="application/json",
-                       headers=headers, **extra)
+    return client.post(
+        f"/api/v1/workflows/{slug}/runs",
+        data,
+        content_type="application/json",
+        headers=headers,
+        **extra,
+    )
 
 
 def get_run(client, token, run_id):
@@ -60,9 +74,7 @@ def assert_refused(response, status):
 # Starting a case
 
 
-def test_a_new_external_id_is_201_and_the_same_one_again_is_200_with_the_same_run(
-    client, token
-):
+def test_a_new_external_id_is_201_and_the_same_one_again_is_200_with_the_same_run(client, token):
     first = post_case(client, token, body={"external_id": "INV-1", "data": {"amount": 10}})
     again = post_case(client, token, body={"external_id": "INV-1", "data": {"amount": 10}})
 
@@ -127,7 +139,9 @@ def test_a_case_sent_through_the_api_completes_on_a_real_worker(drain, workflow)
     assert detail["current_step"] is None
     assert detail["data"] == {"amount": 21, "total": 42}
     assert [(a["step"], a["number"], a["status"]) for a in detail["attempts"]] == [
-        ("double", 1, "succeeded"), ("check", 1, "succeeded")]
+        ("double", 1, "succeeded"),
+        ("check", 1, "succeeded"),
+    ]
     assert detail["timeline"][0]["kind"] == "created"
     assert detail["timeline"][-1]["kind"] == "completed"
 
@@ -204,8 +218,16 @@ def test_reading_a_queued_run_lists_its_queued_attempt_and_created_event(client,
 
     assert detail["status"] == "queued"
     assert detail["current_step"] == {"key": "double", "name": "Double the amount"}
-    assert detail["attempts"] == [{"step": "double", "number": 1, "status": "queued",
-                                   "error": None, "started_at": None, "finished_at": None}]
+    assert detail["attempts"] == [
+        {
+            "step": "double",
+            "number": 1,
+            "status": "queued",
+            "error": None,
+            "started_at": None,
+            "finished_at": None,
+        }
+    ]
     assert [entry["kind"] for entry in detail["timeline"]] == [RunEvent.Kind.CREATED]
 
 
@@ -274,8 +296,9 @@ def test_data_that_is_not_a_json_object_is_400_naming_data(client, token, data):
     response = post_case(client, token, body={"external_id": "INV-1", "data": data})
 
     assert_refused(response, 400)
-    assert response.json()["errors"] == [{"field": "data",
-                                          "message": "Input should be a JSON object"}]
+    assert response.json()["errors"] == [
+        {"field": "data", "message": "Input should be a JSON object"}
+    ]
 
 
 @pytest.mark.parametrize("external_id", ["", "   ", 42, None, "x" * 201])
@@ -331,12 +354,15 @@ def test_data_nested_too_deep_is_400_and_deeper_than_the_json_parser_too(client,
     too_deep_for_python = "[" * 5000 + "]" * 5000
 
     response = post_case(client, token, raw=f'{{"external_id": "I", "data": {nested}}}'.encode())
-    parser = post_case(client, token,
-                       raw=f'{{"external_id": "I", "data": {too_deep_for_python}}}'.encode())
+    parser = post_case(
+        client, token, raw=f'{{"external_id": "I", "data": {too_deep_for_python}}}'.encode()
+    )
 
     assert_refused(response, 400)
-    assert response.json()["errors"][0] == {"field": "data",
-                                            "message": "is nested deeper than 32 levels"}
+    assert response.json()["errors"][0] == {
+        "field": "data",
+        "message": "is nested deeper than 32 levels",
+    }
     assert_refused(parser, 400)
 
 
@@ -353,8 +379,12 @@ def test_a_missing_token_is_401_with_www_authenticate(client, token):
 
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "hnd_abc"])
 def test_an_authorization_header_without_a_bearer_token_is_401(client, token, header):
-    response = client.post("/api/v1/workflows/invoices/runs", {"external_id": "INV-1"},
-                           content_type="application/json", headers={"Authorization": header})
+    response = client.post(
+        "/api/v1/workflows/invoices/runs",
+        {"external_id": "INV-1"},
+        content_type="application/json",
+        headers={"Authorization": header},
+    )
 
     assert_refused(response, 401)
 
@@ -388,8 +418,9 @@ def test_without_a_token_an_invalid_body_is_401_not_400(client, token):
 
 
 def test_an_unknown_workflow_is_404(client, token):
-    response = post_case(client, token, slug="no-such-workflow",
-                         body={"external_id": "INV-1", "data": {}})
+    response = post_case(
+        client, token, slug="no-such-workflow", body={"external_id": "INV-1", "data": {}}
+    )
 
     assert_refused(response, 404)
     assert response.json() == {"detail": "No workflow 'no-such-workflow' for this token."}
@@ -431,8 +462,7 @@ def test_a_workflow_with_no_published_version_is_409_with_the_reason(client, db)
     response = post_case(client, token, slug="unpublished", body={"external_id": "INV-1"})
 
     assert_refused(response, 409)
-    assert response.json() == {
-        "detail": "Workflow 'unpublished' has no published version to run."}
+    assert response.json() == {"detail": "Workflow 'unpublished' has no published version to run."}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,9 +496,12 @@ def test_an_oversize_body_is_413_before_the_token_is_even_checked(client, token)
 def test_a_chunked_body_over_1_mib_without_content_length_is_413(db):
     # Only ASGI hands Django a body that does not announce its length; the test client sends
     # Content-Length, so the middleware gets such a request directly.
-    scope = {"type": "http", "method": "POST", "path": "/api/v1/workflows/invoices/runs",
-             "headers": [(b"content-type", b"application/json"),
-                         (b"transfer-encoding", b"chunked")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/workflows/invoices/runs",
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+    }
     request = ASGIRequest(scope, io.BytesIO(b"x" * (MIB + 1)))
     middleware = ApiBodyLimitMiddleware(lambda request: HttpResponse("reached the view"))
 
@@ -487,8 +520,9 @@ def test_a_malformed_content_length_is_400(client, token):
 
 
 def test_the_body_limit_leaves_paths_outside_the_api_alone():
-    request = RequestFactory().post("/escalations/1/comment", b"", content_type="text/plain",
-                                    CONTENT_LENGTH=str(10 * MIB))
+    request = RequestFactory().post(
+        "/escalations/1/comment", b"", content_type="text/plain", CONTENT_LENGTH=str(10 * MIB)
+    )
     middleware = ApiBodyLimitMiddleware(lambda request: HttpResponse("reached the view"))
 
     assert middleware(request).content == b"reached the view"
@@ -499,16 +533,18 @@ def test_the_body_limit_leaves_paths_outside_the_api_alone():
 
 
 def test_a_wrong_method_is_405_in_json(client, token):
-    response = client.get("/api/v1/workflows/invoices/runs",
-                          headers={"Authorization": f"Bearer {token}"})
+    response = client.get(
+        "/api/v1/workflows/invoices/runs", headers={"Authorization": f"Bearer {token}"}
+    )
 
     assert response.status_code == 405
     assert response["Allow"] == "POST"
     assert response.json() == {"detail": "GET is not allowed here; use POST."}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing", "/api/v1/runs/abc",
-                                  "/api/v1/workflows/invoices/runs/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing", "/api/v1/runs/abc", "/api/v1/workflows/invoices/runs/"]
+)
 def test_an_unknown_api_path_is_404_in_json(client, path):
     response = client.post(path, {}, content_type="application/json")
 
@@ -526,8 +562,15 @@ def test_the_openapi_document_lists_both_endpoints_with_named_schemas(client):
     assert set(create["responses"]) == {"200", "201", "400", "401", "404", "409", "411", "413"}
     assert create["security"] == [{"IntakeTokenAuth": []}]
     schemas = document["components"]["schemas"]
-    assert {"RunCreateRequest", "RunCreated", "RunDetail", "Attempt", "TimelineEntry",
-            "Error", "InvalidRequest"} <= set(schemas)
+    assert {
+        "RunCreateRequest",
+        "RunCreated",
+        "RunDetail",
+        "Attempt",
+        "TimelineEntry",
+        "Error",
+        "InvalidRequest",
+    } <= set(schemas)
     assert schemas["RunCreateRequest"]["properties"]["external_id"]["description"]
     assert schemas["RunCreateRequest"]["properties"]["external_id"]["maxLength"] == 200
     assert schemas["RunDetail"]["properties"]["status"]["enum"] == list(Run.Status.values)
@@ -537,8 +580,12 @@ def test_the_openapi_document_lists_both_endpoints_with_named_schemas(client):
 def test_a_chunked_body_under_wsgi_is_411_not_mistaken_for_an_empty_body(client, token):
     # Django's WSGI request reads nothing without a Content-Length, so the body would be lost.
     response = client.generic(
-        "POST", "/api/v1/workflows/invoices/runs", b'{"external_id": "INV-1"}',
-        content_type="application/json", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked",
+        "POST",
+        "/api/v1/workflows/invoices/runs",
+        b'{"external_id": "INV-1"}',
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
         headers={"Authorization": f"Bearer {token}"},
     )
 

@@ -61,7 +61,12 @@ def test_success_path_maps_the_answer_into_case_data_and_completes(drain, http_t
     assert request.body == {"amount": 120, "ref": "A/1"}
     assert request.headers["Idempotency-Key"] == f"handoff-run-{run.pk}-post"
     assert kinds(run) == [
-        "created", "step_started", "step_succeeded", "step_started", "step_succeeded", "completed"
+        "created",
+        "step_started",
+        "step_succeeded",
+        "step_started",
+        "step_succeeded",
+        "completed",
     ]
 
 
@@ -170,8 +175,14 @@ def test_a_missing_field_in_a_bound_is_out_of_bounds_and_says_which_field(drain)
 def test_backoff_delays_grow_and_stay_under_the_cap(drain, http_target):
     http_target.default = Reply(503)
     workflow = workflow_with_steps(
-        post_step(http_target.url, max_attempts=6, initial_interval_s=0.01,
-                  backoff_coefficient=3.0, max_interval_s=0.2, jitter=0.0)
+        post_step(
+            http_target.url,
+            max_attempts=6,
+            initial_interval_s=0.01,
+            backoff_coefficient=3.0,
+            max_interval_s=0.2,
+            jitter=0.0,
+        )
     )
     run = start(workflow, {"invoice": "G1", "amount": 5})
 
@@ -237,7 +248,8 @@ def test_connection_refused_is_transient(drain):
     drain()
 
     assert list(run.attempts.values_list("error_code", flat=True)) == [
-        "connection_error", "connection_error"
+        "connection_error",
+        "connection_error",
     ]
     assert Escalation.objects.get(run=run).reason == Escalation.Reason.RETRIES_EXHAUSTED
 
@@ -260,8 +272,10 @@ def test_a_step_set_to_skip_on_failure_lets_the_case_complete(drain, http_target
 
 def test_human_review_hands_the_case_to_a_person_when_its_condition_holds(drain):
     workflow = workflow_with_steps(
-        {"action": "human.review", "config": {"when": "vendor_is_new",
-                                               "reason": "New vendors are checked by hand."}}
+        {
+            "action": "human.review",
+            "config": {"when": "vendor_is_new", "reason": "New vendors are checked by hand."},
+        }
     )
     new = start(workflow, {"vendor_is_new": True}, external_id="new")
     known = start(workflow, {"vendor_is_new": False}, external_id="known")
@@ -277,8 +291,14 @@ def test_human_review_hands_the_case_to_a_person_when_its_condition_holds(drain)
 
 def test_email_send_fills_its_templates_from_case_data(drain):
     workflow = workflow_with_steps(
-        {"action": "email.send", "config": {"to": "ap@example.com", "subject": "Invoice {ref}",
-                                            "body": "Booked {ref} for {amount} EUR."}}
+        {
+            "action": "email.send",
+            "config": {
+                "to": "ap@example.com",
+                "subject": "Invoice {ref}",
+                "body": "Booked {ref} for {amount} EUR.",
+            },
+        }
     )
     start(workflow, {"ref": "INV-5", "amount": 12})
 
@@ -335,8 +355,9 @@ def test_the_database_refuses_a_second_successful_attempt_for_one_step(drain):
     drain()
     done = run.attempts.get()
     with pytest.raises(IntegrityError), transaction.atomic():
-        StepAttempt.objects.create(run=run, step=done.step, number=2, status="succeeded",
-                                   due_at=done.due_at)
+        StepAttempt.objects.create(
+            run=run, step=done.step, number=2, status="succeeded", due_at=done.due_at
+        )
 
 
 def test_a_run_stays_on_the_version_it_started_on(drain):
@@ -345,8 +366,7 @@ def test_a_run_stays_on_the_version_it_started_on(drain):
     )
     run = start(workflow, {})
     v2 = VersionFactory(workflow=workflow, number=2)
-    StepFactory(version=v2, position=1, key="one", action="data.set",
-                config={"set": {"v": "2"}})
+    StepFactory(version=v2, position=1, key="one", action="data.set", config={"set": {"v": "2"}})
 
     drain()
     later = start(workflow, {}, external_id="later")
@@ -358,8 +378,9 @@ def test_a_run_stays_on_the_version_it_started_on(drain):
     assert later.version.number == 2 and later.data == {"v": 2}
 
 
-@pytest.mark.parametrize("status", [Workflow.Status.DRAFT, Workflow.Status.PAUSED,
-                                    Workflow.Status.RETIRED])
+@pytest.mark.parametrize(
+    "status", [Workflow.Status.DRAFT, Workflow.Status.PAUSED, Workflow.Status.RETIRED]
+)
 def test_a_workflow_that_is_not_pilot_or_live_refuses_new_cases(status):
     from apps.runs.services import WorkflowNotAccepting
 
@@ -392,8 +413,12 @@ def test_every_transition_is_on_the_timeline_with_its_attempt(drain, http_target
 
     events = list(run.events.order_by("at", "id"))
     assert [e.kind for e in events] == [
-        RunEvent.Kind.CREATED, RunEvent.Kind.STEP_STARTED, RunEvent.Kind.STEP_FAILED,
-        RunEvent.Kind.RETRY_SCHEDULED, RunEvent.Kind.STEP_STARTED, RunEvent.Kind.STEP_SUCCEEDED,
+        RunEvent.Kind.CREATED,
+        RunEvent.Kind.STEP_STARTED,
+        RunEvent.Kind.STEP_FAILED,
+        RunEvent.Kind.RETRY_SCHEDULED,
+        RunEvent.Kind.STEP_STARTED,
+        RunEvent.Kind.STEP_SUCCEEDED,
         RunEvent.Kind.COMPLETED,
     ]
     assert events[2].attempt.number == 1 and events[4].attempt.number == 2

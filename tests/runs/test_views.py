@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def start(workflow, external_id: str, data=None, **kwargs) -> Run:
     # Under the `db` fixture on_commit never fires, so nothing is enqueued: rows only.
-    run, _ = run_start(workflow=workflow, external_id=external_id, data=data or {"amount": 1},
-                       **kwargs)
+    run, _ = run_start(
+        workflow=workflow, external_id=external_id, data=data or {"amount": 1}, **kwargs
+    )
     return run
 
 
@@ -32,14 +33,18 @@ def member(team):
 
 @pytest.fixture
 def workflow(team):
-    return workflow_with_steps({"action": "rules.check", "name": "Check amount"},
-                               team=team, name="Invoice approval")
+    return workflow_with_steps(
+        {"action": "rules.check", "name": "Check amount"}, team=team, name="Invoice approval"
+    )
 
 
 @pytest.fixture
 def other_workflow():
-    return workflow_with_steps({"action": "rules.check"},
-                               team=TeamFactory(name="Claims", slug="claims"), name="Claims intake")
+    return workflow_with_steps(
+        {"action": "rules.check"},
+        team=TeamFactory(name="Claims", slug="claims"),
+        name="Claims intake",
+    )
 
 
 @pytest.mark.parametrize("url", ["/", "/runs/", "/runs/1/", "/escalations/"])
@@ -158,8 +163,9 @@ def test_run_list_filters_by_case_status_workflow_and_source(client, member, tea
     assert cases(source="csv") == {"VEN-1"}
 
 
-def test_run_list_workflow_filter_offers_only_visible_workflows(client, member, workflow,
-                                                                other_workflow):
+def test_run_list_workflow_filter_offers_only_visible_workflows(
+    client, member, workflow, other_workflow
+):
     client.force_login(member)
     html = client.get(reverse("runs:list")).content.decode()
     assert "Invoice approval" in html
@@ -224,8 +230,11 @@ def test_run_detail_of_a_missing_run_is_404(client, member):
 
 
 def test_run_detail_shows_case_data_readably(client, member, workflow):
-    run = start(workflow, "INV-1", data={"amount": 120, "vendor": {"name": "ACME", "country": "DE"},
-                                         "approved": True})
+    run = start(
+        workflow,
+        "INV-1",
+        data={"amount": 120, "vendor": {"name": "ACME", "country": "DE"}, "approved": True},
+    )
     client.force_login(member)
 
     html = client.get(run.get_absolute_url()).content.decode()
@@ -261,7 +270,7 @@ def test_run_detail_of_an_escalated_run_shows_summary_attempts_and_timeline(clie
     assert escape(escalation.summary) in html
     assert '<span class="reason reason--out_of_bounds">Out of bounds</span>' in html
     # Steps of the pinned version with their state.
-    steps = html[html.index('id="steps-title"'):html.index('id="data-title"')]
+    steps = html[html.index('id="steps-title"') : html.index('id="data-title"')]
     assert steps.index("Compute total") < steps.index("Check limit")
     assert '<span class="badge badge--succeeded">Done</span>' in html
     assert '<span class="badge badge--escalated">With a person</span>' in html
@@ -293,8 +302,9 @@ def test_run_detail_names_the_person_who_acted_on_the_timeline(client, member, w
     assert '<span class="timeline__actor">olivia</span>' in html
 
 
-@pytest.mark.parametrize("column", ["external_id", "workflow", "status", "current_step",
-                                    "created_at", "-updated_at"])
+@pytest.mark.parametrize(
+    "column", ["external_id", "workflow", "status", "current_step", "created_at", "-updated_at"]
+)
 def test_run_list_sorts_by_every_column(client, member, workflow, column):
     start(workflow, "INV-1")
     client.force_login(member)

@@ -13,8 +13,9 @@ from tests.factories import StepFactory
 
 
 def test_an_expression_that_does_not_parse_is_refused_at_save_time_with_its_error(db):
-    step = StepFactory.build(version=StepFactory().version, position=9, key="k",
-                             bounds=["amount <="])
+    step = StepFactory.build(
+        version=StepFactory().version, position=9, key="k", bounds=["amount <="]
+    )
     with pytest.raises(ValidationError) as caught:
         step.full_clean()
     assert "Bound 1 `amount <=` does not parse" in str(caught.value.message_dict["bounds"])
@@ -41,12 +42,18 @@ def test_each_action_validates_its_own_config(action, config, field, fragment):
 
 
 def test_a_valid_step_has_no_errors():
-    assert registry.validate_step(
-        action="http.request",
-        config={"url": "https://erp.example/{ref}", "body": {"a": "amount * 2"},
-                "response": {"erp_id": "data.id"}},
-        bounds=["amount <= 10000", "vendor.country in ['DE', 'FR']"],
-    ) == {}
+    assert (
+        registry.validate_step(
+            action="http.request",
+            config={
+                "url": "https://erp.example/{ref}",
+                "body": {"a": "amount * 2"},
+                "response": {"erp_id": "data.id"},
+            },
+            bounds=["amount <= 10000", "vendor.country in ['DE', 'FR']"],
+        )
+        == {}
+    )
 
 
 def test_private_attributes_are_refused_in_expressions():
@@ -55,8 +62,9 @@ def test_private_attributes_are_refused_in_expressions():
 
 def test_check_bounds_names_the_expression_and_the_values_that_broke_it():
     with pytest.raises(OutOfBounds) as caught:
-        expressions.check_bounds(["amount <= 10000", "confidence >= 0.8"],
-                                 {"amount": 10, "confidence": 0.5})
+        expressions.check_bounds(
+            ["amount <= 10000", "confidence >= 0.8"], {"amount": 10, "confidence": 0.5}
+        )
     assert caught.value.expression == "confidence >= 0.8"
     assert caught.value.values == {"confidence": 0.5}
     assert "confidence = 0.5" in caught.value.message
@@ -68,22 +76,30 @@ def test_evaluate_reports_a_missing_field_by_name():
 
 
 def test_backoff_grows_exponentially_up_to_the_cap():
-    delays = [backoff_delay(attempt_number=n, initial_s=1, coefficient=2, max_s=10, jitter=0)
-              for n in range(1, 7)]
+    delays = [
+        backoff_delay(attempt_number=n, initial_s=1, coefficient=2, max_s=10, jitter=0)
+        for n in range(1, 7)
+    ]
     assert delays == [1, 2, 4, 8, 10, 10]
 
 
 def test_jitter_only_shortens_the_delay_so_the_cap_holds():
     rng = random.Random(7)
-    delays = [backoff_delay(attempt_number=5, initial_s=1, coefficient=2, max_s=10, jitter=0.5,
-                            rng=rng) for _ in range(200)]
+    delays = [
+        backoff_delay(attempt_number=5, initial_s=1, coefficient=2, max_s=10, jitter=0.5, rng=rng)
+        for _ in range(200)
+    ]
     assert all(5 <= d <= 10 for d in delays)
     assert len(set(delays)) > 100
 
 
 def test_retry_after_is_honoured_past_the_cap():
-    assert backoff_delay(attempt_number=1, initial_s=1, coefficient=2, max_s=5, jitter=0,
-                         retry_after_s=30) == 30
+    assert (
+        backoff_delay(
+            attempt_number=1, initial_s=1, coefficient=2, max_s=5, jitter=0, retry_after_s=30
+        )
+        == 30
+    )
 
 
 def test_retry_after_reads_seconds_and_http_dates():

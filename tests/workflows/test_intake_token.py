@@ -25,9 +25,12 @@ def workflow():
 
 
 def post_case(client, token):
-    return client.post("/api/v1/workflows/invoices/runs", {"external_id": "INV-1", "data": {}},
-                       content_type="application/json",
-                       headers={"Authorization": f"Bearer {token}"})
+    return client.post(
+        "/api/v1/workflows/invoices/runs",
+        {"external_id": "INV-1", "data": {}},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,9 +107,7 @@ def test_revoke_all_revokes_only_the_workflows_live_tokens(workflow):
 # The management command
 
 
-def test_the_command_prints_the_token_once_and_the_token_authenticates(
-    workflow, capsys, client
-):
+def test_the_command_prints_the_token_once_and_the_token_authenticates(workflow, capsys, client):
     call_command("intake_token", "invoices")
     printed = capsys.readouterr()
 

@@ -138,8 +138,16 @@ def not_accepting(request: HttpRequest, exc: WorkflowNotAccepting) -> HttpRespon
     auth=intake_auth,
     url_name="run_create",
     operation_id="createRun",
-    response={200: RunCreated, 201: RunCreated, 400: InvalidRequest, 401: Error, 404: Error,
-              409: Error, 411: Error, 413: Error},
+    response={
+        200: RunCreated,
+        201: RunCreated,
+        400: InvalidRequest,
+        401: Error,
+        404: Error,
+        409: Error,
+        411: Error,
+        413: Error,
+    },
     summary="Start a case",
     description="Starts a run of the workflow's newest published version: 201 with the new "
     "run. The same external_id again answers 200 with the run it started the first time "
@@ -220,4 +228,3 @@ def run_other_methods(request: HttpRequest, run_id: int):
 @api.api_operation(list(HTTP_METHODS), "/{path:rest}", include_in_schema=False)
 def no_endpoint(request: HttpRequest, rest: str):
     raise HttpError(404, NO_ENDPOINT)
-

@@ -21,8 +21,7 @@ def _unread_chunked_body(request: HttpRequest) -> bool:
 def body_too_large() -> JsonResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return JsonResponse(
-        {"detail": f"The request body is larger than the limit of {limit} bytes.",
-         "limit": limit},
+        {"detail": f"The request body is larger than the limit of {limit} bytes.", "limit": limit},
         status=413,
     )
 

@@ -74,8 +74,14 @@ def time_limit(seconds: float):
 def attempt_create(*, run: Run, step: Step, delay_s: float = 0.0) -> StepAttempt:
     """Queue the next attempt of ``step`` (inside the caller's transaction)."""
     last = run.attempts.filter(step=step).aggregate(n=Max("number"))["n"] or 0
+    now = timezone.now()
     attempt = StepAttempt.objects.create(
-        run=run, step=step, number=last + 1, due_at=due_in(delay_s)
+        run=run,
+        step=step,
+        number=last + 1,
+        due_at=due_in(delay_s),
+        # Due now: handed to RQ at commit. Later: the scheduler hands it over when due.
+        enqueued_at=now if delay_s <= 0 else None,
     )
     attempt_schedule(attempt=attempt, timeout_s=step.timeout_s)
     return attempt
@@ -104,22 +110,35 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
             result = registry.get(step.action).execute(ctx)
     except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
         error = classify(exc)
-        return _record_failure(attempt_id=attempt_id, error=error, trace=tb.format_exc())
-    return _record_success(attempt_id=attempt_id, result=result)
+        return _record_failure(
+            run_id=attempt.run_id, attempt_id=attempt_id, error=error, trace=tb.format_exc()
+        )
+    return _record_success(run_id=attempt.run_id, attempt_id=attempt_id, result=result)
 
 
 def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, dict] | None:
     now = timezone.now()
     with transaction.atomic():
+        attempt = (
+            StepAttempt.objects.select_related("step", "run")
+            .filter(pk=attempt_id, status=StepAttempt.Status.QUEUED)
+            .first()
+        )
+        if attempt is None:
+            return None
+        run = attempt.run
+        # The conditional update is the claim: of two deliveries, one changes a row.
         claimed = StepAttempt.objects.filter(
             pk=attempt_id, status=StepAttempt.Status.QUEUED
-        ).update(status=StepAttempt.Status.RUNNING, started_at=now, worker=worker, job_id=job_id)
+        ).update(
+            status=StepAttempt.Status.RUNNING,
+            started_at=now,
+            worker=worker,
+            job_id=job_id,
+            input=run.data,
+        )
         if not claimed:
             return None
-        attempt = StepAttempt.objects.select_related("step", "run").get(pk=attempt_id)
-        run = attempt.run
-        attempt.input = run.data
-        attempt.save(update_fields=["input"])
         Run.objects.filter(pk=run.pk).update(
             status=Run.Status.RUNNING, current_step=attempt.step, updated_at=now
         )
@@ -135,15 +154,14 @@ def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, d
     return attempt, dict(run.data)
 
 
-def _lock_running(attempt_id: int) -> tuple[Run, StepAttempt] | None:
+def _lock_running(*, run_id: int, attempt_id: int) -> tuple[Run, StepAttempt] | None:
     """Lock the run, then the attempt (always in that order); None if no longer running."""
-    run_id = StepAttempt.objects.values_list("run_id", flat=True).get(pk=attempt_id)
     # Lock only these rows (of=self): a plain FOR UPDATE with joins would also lock the
     # workflow and team rows and serialise every worker on them. NO KEY UPDATE lets inserts
     # that reference the run (attempts, events) go on while it is held.
     run = (
         Run.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("workflow__team")
+        .select_related("workflow__team", "version")
         .get(pk=run_id)
     )
     attempt = (
@@ -152,16 +170,17 @@ def _lock_running(attempt_id: int) -> tuple[Run, StepAttempt] | None:
         .get(pk=attempt_id)
     )
     if attempt.status != StepAttempt.Status.RUNNING:
-        logger.warning("Attempt %s is %s, not running: outcome not recorded", attempt_id,
-                       attempt.status)
+        logger.warning(
+            "Attempt %s is %s, not running: outcome not recorded", attempt_id, attempt.status
+        )
         return None
     return run, attempt
 
 
-def _record_success(*, attempt_id: int, result: ActionResult) -> str:
+def _record_success(*, run_id: int, attempt_id: int, result: ActionResult) -> str:
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_running(attempt_id)
+        locked = _lock_running(run_id=run_id, attempt_id=attempt_id)
         if locked is None:
             return "stale"
         run, attempt = locked
@@ -201,10 +220,10 @@ def _advance(*, run: Run, after: Step) -> str:
     return "advanced"
 
 
-def _record_failure(*, attempt_id: int, error: ActionError, trace: str) -> str:
+def _record_failure(*, run_id: int, attempt_id: int, error: ActionError, trace: str) -> str:
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_running(attempt_id)
+        locked = _lock_running(run_id=run_id, attempt_id=attempt_id)
         if locked is None:
             return "stale"
         run, attempt = locked
@@ -217,8 +236,15 @@ def _record_failure(*, attempt_id: int, error: ActionError, trace: str) -> str:
         attempt.traceback = trace
         attempt.detail = _jsonable(error.detail)
         attempt.save(
-            update_fields=["status", "finished_at", "error_kind", "error_code", "message",
-                           "traceback", "detail"]
+            update_fields=[
+                "status",
+                "finished_at",
+                "error_kind",
+                "error_code",
+                "message",
+                "traceback",
+                "detail",
+            ]
         )
         event_append(
             run=run,
@@ -240,8 +266,9 @@ def _record_failure(*, attempt_id: int, error: ActionError, trace: str) -> str:
                 message=f"{step.name} skipped: the step is set to carry on when it fails.",
             )
             return _advance(run=run, after=step)
-        reason, summary = _escalation_reason(step=step, attempt=attempt, error=error,
-                                             retryable=retryable)
+        reason, summary = _escalation_reason(
+            step=step, attempt=attempt, error=error, retryable=retryable
+        )
         run.save(update_fields=["data", "updated_at"])
         escalation_open(
             run=run,
@@ -267,8 +294,10 @@ def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> st
     run.status = Run.Status.WAITING_RETRY
     run.save(update_fields=["status", "updated_at"])
     following = attempt_create(run=run, step=step, delay_s=delay)
-    why = f"the other side asked to wait {error.retry_after:g} s" if error.retry_after else (
-        f"backoff after attempt {attempt.number} of {step.max_attempts}"
+    why = (
+        f"the other side asked to wait {error.retry_after:g} s"
+        if error.retry_after
+        else (f"backoff after attempt {attempt.number} of {step.max_attempts}")
     )
     event_append(
         run=run,
@@ -276,8 +305,12 @@ def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> st
         step=step,
         attempt=following,
         message=f"{step.name}: attempt {following.number} in {delay:.1f} s ({why}).",
-        detail={"due_at": following.due_at.isoformat(), "delay_s": round(delay, 3),
-                "why": why, "error": error.code},
+        detail={
+            "due_at": following.due_at.isoformat(),
+            "delay_s": round(delay, 3),
+            "why": why,
+            "error": error.code,
+        },
     )
     return "retry_scheduled"
 
@@ -297,8 +330,7 @@ def _escalation_reason(
                 f"{step.name} timed out on all {tries} (limit {step.timeout_s:g} s each)."
             )
         return R.RETRIES_EXHAUSTED, (
-            f"{step.name} failed {tries}, as many as its policy allows. "
-            f"Last error: {error.message}"
+            f"{step.name} failed {tries}, as many as its policy allows. Last error: {error.message}"
         )
     if error.kind == "transient":
         return R.PERMANENT_ERROR, (

@@ -55,8 +55,9 @@ def run_start(
         raise WorkflowNotAccepting(refusal)
     try:
         with transaction.atomic():
-            return _create(workflow=workflow, external_id=external_id, data=data,
-                           source=source), True
+            return _create(
+                workflow=workflow, external_id=external_id, data=data, source=source
+            ), True
     except IntegrityError:
         return Run.objects.get(workflow=workflow, external_id=external_id), False
 

@@ -62,21 +62,23 @@ def _enqueue_now(attempt_id: int, job_timeout: float) -> None:
         )
     except RedisError:
         # Leave it to the scheduler: it enqueues every due attempt that was never handed over.
-        logger.exception("Could not enqueue attempt %s; the scheduler will hand it over", attempt_id)
+        logger.exception(
+            "Could not enqueue attempt %s; the scheduler will hand it over", attempt_id
+        )
         StepAttempt.objects.filter(pk=attempt_id, status=StepAttempt.Status.QUEUED).update(
             enqueued_at=None
         )
 
 
 def attempt_schedule(*, attempt: StepAttempt, timeout_s: float) -> None:
-    """Hand a queued attempt to RQ once the surrounding transaction commits, if it is due.
+    """Hand a queued attempt to RQ once the surrounding transaction commits, if it was created
+    due now (``enqueued_at`` set).
 
     Attempts due later stay in the database only; ``enqueue_due_attempts`` hands them over when
     their time comes, so a retry's schedule survives Redis losing its own.
     """
-    if attempt.due_at > timezone.now():
+    if attempt.enqueued_at is None:
         return
-    StepAttempt.objects.filter(pk=attempt.pk).update(enqueued_at=timezone.now())
     transaction.on_commit(lambda: _enqueue_now(attempt.pk, timeout_s))
 
 

@@ -14,7 +14,11 @@ from .registry import ActionContext, ActionResult, expression_map_errors, regist
 
 def _no_config(config: dict[str, Any]) -> list[str]:
     extra = sorted(set(config) - {"note"})
-    return [f"rules.check takes no config besides `note` (found: {', '.join(extra)})."] if extra else []
+    return (
+        [f"rules.check takes no config besides `note` (found: {', '.join(extra)})."]
+        if extra
+        else []
+    )
 
 
 @register("rules.check", label="Check the step's bounds only", validate=_no_config)

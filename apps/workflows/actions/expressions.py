@@ -39,12 +39,15 @@ def syntax_error(expression: Any) -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             return f"uses the private attribute {node.attr!r}"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id not in FUNCTIONS:
-                return (
-                    f"calls {node.func.id}(), which is not allowed "
-                    f"(allowed: {', '.join(sorted(FUNCTIONS))})"
-                )
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id not in FUNCTIONS
+        ):
+            return (
+                f"calls {node.func.id}(), which is not allowed "
+                f"(allowed: {', '.join(sorted(FUNCTIONS))})"
+            )
     return None
 
 
@@ -68,8 +71,15 @@ def evaluate(expression: str, data: dict[str, Any]) -> Any:
             "does not have.",
             code="missing_field",
         ) from exc
-    except (simpleeval.InvalidExpression, ArithmeticError, TypeError, ValueError,
-            KeyError, IndexError, AttributeError) as exc:
+    except (
+        simpleeval.InvalidExpression,
+        ArithmeticError,
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+    ) as exc:
         raise PermanentError(
             f"The expression `{expression}` could not be evaluated: {exc}", code="expression_error"
         ) from exc

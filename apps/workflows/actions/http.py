@@ -36,8 +36,11 @@ def validate(config: dict[str, Any]) -> list[str]:
         except ValueError as exc:
             errors.append(f"`url` has a broken {{field}} placeholder: {exc}.")
         else:
-            errors += [f"`url` placeholder {{{f}}} must be a plain field name." for f in fields
-                       if not f.isidentifier()]
+            errors += [
+                f"`url` placeholder {{{f}}} must be a plain field name."
+                for f in fields
+                if not f.isidentifier()
+            ]
     headers = config.get("headers", {})
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         errors.append("`headers` must be an object of header: text.")
