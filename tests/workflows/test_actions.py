@@ -108,3 +108,9 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert 100 < retry_after_seconds(http_date(later.timestamp())) <= 120
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_case_gives_optional_fields_a_default():
+    assert expressions.evaluate("case.get('po', 'none')", {"amount": 1}) == "none"
+    assert expressions.evaluate("case.get('amount')", {"amount": 1}) == 1
+    assert expressions.names_in("case.get('po') or amount") == ["amount"]

@@ -1,7 +1,8 @@
 """Safe expressions over case data, evaluated with simpleeval (no ``eval``).
 
 Case data fields are names (``amount``), nested objects use dots or brackets
-(``vendor.country``, ``lines[0]``).
+(``vendor.country``, ``lines[0]``). The whole case is ``case``, so an optional field reads
+``case.get('po_number', '')`` (a field that is itself called ``case`` wins over it).
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ def names_in(expression: str) -> list[str]:
     """Top-level data fields an expression reads, in order of appearance."""
     seen: list[str] = []
     for node in ast.walk(ast.parse(expression.strip(), mode="eval")):
-        if isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in seen:
+        if isinstance(node, ast.Name) and node.id not in (*FUNCTIONS, "case", *seen):
             seen.append(node.id)
     return seen
 
 
 def evaluate(expression: str, data: dict[str, Any]) -> Any:
     """Evaluate against case data; a missing field or a type error is a PermanentError."""
-    evaluator = simpleeval.EvalWithCompoundTypes(names=dict(data), functions=FUNCTIONS)
+    evaluator = simpleeval.EvalWithCompoundTypes(names={"case": data, **data}, functions=FUNCTIONS)
     try:
         return evaluator.eval(expression.strip())
     except simpleeval.NameNotDefined as exc:
