@@ -174,8 +174,21 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Engine tuning (seconds).
+# Engine tuning (seconds unless said otherwise).
 HANDOFF_SCHEDULER_INTERVAL = _read("HANDOFF_SCHEDULER_INTERVAL", env.float, 1.0)
+# A running attempt's lease; its worker renews it every HEARTBEAT seconds. A worker that dies
+# is noticed when its lease runs out, and its attempt recovered at the next reconcile pass.
+HANDOFF_LEASE_SECONDS = _read("HANDOFF_LEASE_SECONDS", env.float, 30.0)
+HANDOFF_HEARTBEAT_SECONDS = _read("HANDOFF_HEARTBEAT_SECONDS", env.float, 10.0)
+HANDOFF_RECONCILE_INTERVAL = _read("HANDOFF_RECONCILE_INTERVAL", env.float, 5.0)
+# A queued attempt whose job is missing from Redis this long is enqueued again.
+HANDOFF_REQUEUE_AFTER = _read("HANDOFF_REQUEUE_AFTER", env.float, 15.0)
+# An attempt taken back from dead workers this many times is failed (it may be what kills them).
+HANDOFF_MAX_RECOVERIES = _read("HANDOFF_MAX_RECOVERIES", env.int, 3)
+# How long a worker keeps retrying the database before giving a job up.
+HANDOFF_DB_RETRY_SECONDS = _read("HANDOFF_DB_RETRY_SECONDS", env.float, 60.0)
+HANDOFF_CIRCUIT_THRESHOLD = _read("HANDOFF_CIRCUIT_THRESHOLD", env.int, 5)
+HANDOFF_CIRCUIT_COOLDOWN = _read("HANDOFF_CIRCUIT_COOLDOWN", env.float, 30.0)
 
 SENTRY_DSN = _read("SENTRY_DSN", env.str, "")
 if SENTRY_DSN:

@@ -98,6 +98,17 @@ class StepAttempt(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     job_id = models.CharField(max_length=100, blank=True)
+    # The lease: the worker running the attempt renews lease_expires_at; only the holder of
+    # lease_token may record the outcome, so an attempt recovered from a worker presumed dead
+    # is recorded once even if that worker wakes up.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    recoveries = models.PositiveIntegerField(
+        default=0, help_text="Times the attempt was taken back from a worker that stopped."
+    )
+    parked_on = models.CharField(
+        max_length=200, blank=True, help_text="Target whose open circuit holds this attempt back."
+    )
 
     class Meta:
         ordering = ["run", "id"]
@@ -113,14 +124,12 @@ class StepAttempt(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "due_at"], name="attempt_status_due"),
+            models.Index(fields=["status", "lease_expires_at"], name="attempt_status_lease"),
+            models.Index(fields=["status", "enqueued_at"], name="attempt_status_enqueued"),
         ]
 
     def __str__(self) -> str:
         return f"{self.run} · {self.step.key} #{self.number}"
-
-    @property
-    def job_key(self) -> str:
-        return f"attempt-{self.pk}"
 
     @property
     def duration_s(self) -> float | None:
@@ -147,6 +156,9 @@ class RunEvent(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         RECOVERED = "recovered", "Recovered"
+        PARKED = "parked", "Parked"
+        CIRCUIT_OPENED = "circuit_opened", "Circuit opened"
+        CIRCUIT_CLOSED = "circuit_closed", "Circuit closed"
         ALERT_SENT = "alert_sent", "Alert sent"
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
@@ -174,3 +186,34 @@ class RunEvent(models.Model):
     @property
     def actor_label(self) -> str:
         return self.actor.get_username() if self.actor else "system"
+
+
+class Circuit(models.Model):
+    """A circuit breaker for one external target (the host an http.request step calls).
+
+    Closed: calls go through. Open: after ``threshold`` consecutive transient failures, attempts
+    that call the target are parked until ``retry_at`` instead of burning their retries.
+    Half-open: one probe goes through; its success closes the circuit, its failure opens it
+    again.
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+        HALF_OPEN = "half_open", "Half-open"
+
+    target = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    times_opened = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["target"]
+
+    def __str__(self) -> str:
+        return f"{self.target} ({self.get_state_display()})"

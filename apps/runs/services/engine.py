@@ -1,20 +1,22 @@
 """The engine: claim a step attempt, run its action under its time limit, record the outcome.
 
 Execution is at-least-once (a job may be delivered twice, a worker may die); recording is
-exactly-once: the claim is a conditional update, and the outcome, the run's transition and its
-events are written in one transaction that first checks the attempt is still running.
+exactly-once: the claim is a conditional update that hands out a lease token, and the outcome,
+the run's transition and its events are written in one transaction that first checks the
+attempt is still running under that token.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
-import signal
-import threading
-import time
+import random
 import traceback as tb
+import uuid
+from datetime import timedelta
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -25,15 +27,16 @@ from apps.workflows.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    AttemptTimeout,
     classify,
     registry,
 )
 from apps.workflows.actions.expressions import check_bounds
 from apps.workflows.models import Step
 
-from ..models import Run, RunEvent, StepAttempt
+from ..models import Circuit, Run, RunEvent, StepAttempt
+from .circuits import circuit_failure, circuit_gate, circuit_success, circuit_wait_until
 from .events import event_append
+from .leases import db_retry, lease_heartbeat, lease_until, new_lease_token, time_limit
 from .scheduling import attempt_schedule, backoff_delay, due_in
 
 logger = logging.getLogger(__name__)
@@ -44,44 +47,16 @@ def idempotency_key(*, run_id: int, step_key: str) -> str:
     return f"handoff-run-{run_id}-{step_key}"
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise AttemptTimeout in this thread after ``seconds``.
-
-    Uses SIGALRM, so it only works in the main thread (where RQ runs jobs). It restores any
-    outer alarm, such as RQ's own job timeout, when it leaves.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_alarm(signum, frame):
-        raise AttemptTimeout(seconds)
-
-    previous_handler = signal.signal(signal.SIGALRM, on_alarm)
-    outer_remaining, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
-        if outer_remaining:
-            left = outer_remaining - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
-
-
 def attempt_create(*, run: Run, step: Step, delay_s: float = 0.0) -> StepAttempt:
     """Queue the next attempt of ``step`` (inside the caller's transaction)."""
     last = run.attempts.filter(step=step).aggregate(n=Max("number"))["n"] or 0
-    now = timezone.now()
     attempt = StepAttempt.objects.create(
         run=run,
         step=step,
         number=last + 1,
         due_at=due_in(delay_s),
         # Due now: handed to RQ at commit. Later: the scheduler hands it over when due.
-        enqueued_at=now if delay_s <= 0 else None,
+        enqueued_at=timezone.now() if delay_s <= 0 else None,
     )
     attempt_schedule(attempt=attempt, timeout_s=step.timeout_s)
     return attempt
@@ -89,12 +64,15 @@ def attempt_create(*, run: Run, step: Step, delay_s: float = 0.0) -> StepAttempt
 
 def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> str:
     """Run one attempt. Returns what happened, for the job's result and the logs."""
-    claimed = _claim(attempt_id=attempt_id, worker=worker, job_id=job_id)
-    if claimed is None:
-        logger.info("Attempt %s is not queued any more; this delivery changes nothing", attempt_id)
-        return "duplicate"
-    attempt, data = claimed
+    claimed = db_retry(
+        lambda: _claim(attempt_id=attempt_id, worker=worker, job_id=job_id),
+        what=f"claiming attempt {attempt_id}",
+    )
+    if isinstance(claimed, str):
+        return claimed
+    attempt, data, token = claimed
     step = attempt.step
+    target = registry.target_of(step.action, step.config)
     ctx = ActionContext(
         run_id=attempt.run_id,
         step_key=step.key,
@@ -104,19 +82,37 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
         config=step.config,
         timeout_s=step.timeout_s,
     )
-    try:
-        with time_limit(step.timeout_s):
-            check_bounds(step.bounds, data)
-            result = registry.get(step.action).execute(ctx)
-    except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
-        error = classify(exc)
-        return _record_failure(
-            run_id=attempt.run_id, attempt_id=attempt_id, error=error, trace=tb.format_exc()
-        )
-    return _record_success(run_id=attempt.run_id, attempt_id=attempt_id, result=result)
+    ids = {"run_id": attempt.run_id, "attempt_id": attempt_id, "token": token}
+    error: ActionError | None = None
+    with lease_heartbeat(attempt_id=attempt_id, token=token):
+        try:
+            with time_limit(step.timeout_s):
+                check_bounds(step.bounds, data)
+                result = registry.get(step.action).execute(ctx)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+            error = classify(exc)
+            trace = tb.format_exc()
+            outcome = db_retry(
+                lambda: _record_failure(**ids, error=error, trace=trace),
+                what=f"recording attempt {attempt_id}",
+            )
+        except BaseException:
+            # A cold shutdown (second SIGTERM, Ctrl-C) stops the job here: hand it back.
+            _hand_back(**ids)
+            raise
+        else:
+            outcome = db_retry(
+                lambda: _record_success(**ids, result=result),
+                what=f"recording attempt {attempt_id}",
+            )
+    if target:
+        _tell_circuit(target=target, run_id=attempt.run_id, error=error)
+    return outcome
 
 
-def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, dict] | None:
+def _claim(
+    *, attempt_id: int, worker: str, job_id: str
+) -> tuple[StepAttempt, dict, uuid.UUID] | str:
     now = timezone.now()
     with transaction.atomic():
         attempt = (
@@ -125,8 +121,15 @@ def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, d
             .first()
         )
         if attempt is None:
-            return None
+            logger.info(
+                "Attempt %s is not queued any more; this delivery changes nothing", attempt_id
+            )
+            return "duplicate"
         run = attempt.run
+        target = registry.target_of(attempt.step.action, attempt.step.config)
+        if target and (circuit := circuit_gate(target=target)):
+            return _park(attempt=attempt, circuit=circuit)
+        token = new_lease_token()
         # The conditional update is the claim: of two deliveries, one changes a row.
         claimed = StepAttempt.objects.filter(
             pk=attempt_id, status=StepAttempt.Status.QUEUED
@@ -136,9 +139,12 @@ def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, d
             worker=worker,
             job_id=job_id,
             input=run.data,
+            lease_token=token,
+            lease_expires_at=lease_until(),
+            parked_on="",
         )
         if not claimed:
-            return None
+            return "duplicate"
         Run.objects.filter(pk=run.pk).update(
             status=Run.Status.RUNNING, current_step=attempt.step, updated_at=now
         )
@@ -151,11 +157,80 @@ def _claim(*, attempt_id: int, worker: str, job_id: str) -> tuple[StepAttempt, d
             + (f" on {worker}" if worker else ""),
             at=now,
         )
-    return attempt, dict(run.data)
+    return attempt, dict(run.data), token
 
 
-def _lock_running(*, run_id: int, attempt_id: int) -> tuple[Run, StepAttempt] | None:
-    """Lock the run, then the attempt (always in that order); None if no longer running."""
+def _park(*, attempt: StepAttempt, circuit: Circuit) -> str:
+    """Hold an attempt back while its target's circuit is open; it spends no attempt."""
+    # A little spread, so parked attempts do not all come back in the same second.
+    wake = circuit_wait_until(circuit) + timedelta(seconds=random.uniform(0, 1))
+    first_time = not attempt.parked_on
+    StepAttempt.objects.filter(pk=attempt.pk, status=StepAttempt.Status.QUEUED).update(
+        due_at=wake, enqueued_at=None, parked_on=circuit.target
+    )
+    if first_time:
+        Run.objects.filter(pk=attempt.run_id, status__in=Run.ACTIVE).update(
+            status=Run.Status.WAITING_RETRY, updated_at=timezone.now()
+        )
+        event_append(
+            run=attempt.run,
+            kind=RunEvent.Kind.PARKED,
+            step=attempt.step,
+            attempt=attempt,
+            message=f"{attempt.step.name} waits: {circuit.target} is failing and its circuit "
+            "is open. No attempt is spent; the step runs when the target answers again.",
+            detail={"target": circuit.target, "until": wake.isoformat()},
+        )
+    return "parked"
+
+
+def _tell_circuit(*, target: str, run_id: int, error: ActionError | None) -> None:
+    """Report the target's answer to its circuit breaker; never fails the job."""
+    run = Run(pk=run_id)
+    try:
+        if error is None or error.code.startswith("http_4") and error.code != "http_429":
+            db_retry(lambda: circuit_success(target=target, run=run), what="closing a circuit")
+        elif error.kind == "transient":
+            db_retry(
+                lambda: circuit_failure(target=target, run=run, error=error.code),
+                what="opening a circuit",
+            )
+    except Exception:
+        logger.exception("Could not update the circuit for %s", target)
+
+
+def _hand_back(*, run_id: int, attempt_id: int, token: uuid.UUID) -> None:
+    """Put an interrupted attempt back in the queue (best effort: the lease covers a failure)."""
+    try:
+        with transaction.atomic():
+            handed = StepAttempt.objects.filter(
+                pk=attempt_id, status=StepAttempt.Status.RUNNING, lease_token=token
+            ).update(
+                status=StepAttempt.Status.QUEUED,
+                lease_token=None,
+                lease_expires_at=None,
+                enqueued_at=None,
+                due_at=timezone.now(),
+            )
+            if handed:
+                event_append(
+                    run_id=run_id,
+                    kind=RunEvent.Kind.RECOVERED,
+                    message="The worker was stopped in the middle of the step; the attempt was "
+                    "handed back and runs again under the same idempotency key.",
+                    detail={"attempt": attempt_id, "how": "handed_back"},
+                )
+    except Exception:
+        logger.exception("Could not hand attempt %s back; its lease will run out", attempt_id)
+
+
+def lock_running(
+    *, run_id: int, attempt_id: int, token: uuid.UUID | None = None
+) -> tuple[Run, StepAttempt] | None:
+    """Lock the run, then the attempt (always in that order).
+
+    None if the attempt is no longer running under ``token`` (given): its lease was taken over.
+    """
     # Lock only these rows (of=self): a plain FOR UPDATE with joins would also lock the
     # workflow and team rows and serialise every worker on them. NO KEY UPDATE lets inserts
     # that reference the run (attempts, events) go on while it is held.
@@ -169,26 +244,31 @@ def _lock_running(*, run_id: int, attempt_id: int) -> tuple[Run, StepAttempt] | 
         .select_related("step")
         .get(pk=attempt_id)
     )
-    if attempt.status != StepAttempt.Status.RUNNING:
+    if attempt.status != StepAttempt.Status.RUNNING or (
+        token is not None and attempt.lease_token != token
+    ):
         logger.warning(
-            "Attempt %s is %s, not running: outcome not recorded", attempt_id, attempt.status
+            "Attempt %s is %s under another lease: outcome not recorded", attempt_id, attempt.status
         )
         return None
     return run, attempt
 
 
-def _record_success(*, run_id: int, attempt_id: int, result: ActionResult) -> str:
+def _record_success(*, run_id: int, attempt_id: int, token: uuid.UUID, result: ActionResult) -> str:
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_running(run_id=run_id, attempt_id=attempt_id)
+        locked = lock_running(run_id=run_id, attempt_id=attempt_id, token=token)
         if locked is None:
             return "stale"
         run, attempt = locked
         attempt.status = StepAttempt.Status.SUCCEEDED
         attempt.finished_at = now
+        attempt.lease_expires_at = None
         attempt.output = _jsonable(result.updates)
         attempt.detail = _jsonable(result.detail)
-        attempt.save(update_fields=["status", "finished_at", "output", "detail"])
+        attempt.save(
+            update_fields=["status", "finished_at", "lease_expires_at", "output", "detail"]
+        )
         run.data = {**run.data, **attempt.output}
         event_append(
             run=run,
@@ -220,65 +300,77 @@ def _advance(*, run: Run, after: Step) -> str:
     return "advanced"
 
 
-def _record_failure(*, run_id: int, attempt_id: int, error: ActionError, trace: str) -> str:
-    now = timezone.now()
+def _record_failure(
+    *, run_id: int, attempt_id: int, token: uuid.UUID, error: ActionError, trace: str
+) -> str:
     with transaction.atomic():
-        locked = _lock_running(run_id=run_id, attempt_id=attempt_id)
+        locked = lock_running(run_id=run_id, attempt_id=attempt_id, token=token)
         if locked is None:
             return "stale"
         run, attempt = locked
-        step = attempt.step
-        attempt.status = StepAttempt.Status.FAILED
-        attempt.finished_at = now
-        attempt.error_kind = error.kind
-        attempt.error_code = error.code[:100]
-        attempt.message = error.message
-        attempt.traceback = trace
-        attempt.detail = _jsonable(error.detail)
-        attempt.save(
-            update_fields=[
-                "status",
-                "finished_at",
-                "error_kind",
-                "error_code",
-                "message",
-                "traceback",
-                "detail",
-            ]
-        )
+        return fail_locked(run=run, attempt=attempt, error=error, trace=trace)
+
+
+def fail_locked(*, run: Run, attempt: StepAttempt, error: ActionError, trace: str) -> str:
+    """Record a failed attempt and decide what follows: retry, skip or a person.
+
+    The caller holds the locks of ``lock_running`` inside a transaction.
+    """
+    now = timezone.now()
+    step = attempt.step
+    attempt.status = StepAttempt.Status.FAILED
+    attempt.finished_at = now
+    attempt.lease_expires_at = None
+    attempt.error_kind = error.kind
+    attempt.error_code = error.code[:100]
+    attempt.message = error.message
+    attempt.traceback = trace
+    attempt.detail = _jsonable(error.detail)
+    attempt.save(
+        update_fields=[
+            "status",
+            "finished_at",
+            "lease_expires_at",
+            "error_kind",
+            "error_code",
+            "message",
+            "traceback",
+            "detail",
+        ]
+    )
+    event_append(
+        run=run,
+        kind=RunEvent.Kind.STEP_FAILED,
+        step=step,
+        attempt=attempt,
+        message=f"{step.name}, attempt {attempt.number}: {error.message}",
+        detail={"kind": error.kind, "code": error.code},
+        at=now,
+    )
+    retryable = error.kind == "transient" and error.code not in step.non_retryable_errors
+    if retryable and attempt.number < step.max_attempts:
+        return _schedule_retry(run=run, attempt=attempt, error=error)
+    if error.kind in ("transient", "permanent") and step.on_failure == Step.OnFailure.SKIP:
         event_append(
             run=run,
-            kind=RunEvent.Kind.STEP_FAILED,
+            kind=RunEvent.Kind.STEP_SKIPPED,
             step=step,
-            attempt=attempt,
-            message=f"{step.name}, attempt {attempt.number}: {error.message}",
-            detail={"kind": error.kind, "code": error.code},
-            at=now,
+            message=f"{step.name} skipped: the step is set to carry on when it fails.",
         )
-        retryable = error.kind == "transient" and error.code not in step.non_retryable_errors
-        if retryable and attempt.number < step.max_attempts:
-            return _schedule_retry(run=run, attempt=attempt, error=error)
-        if error.kind in ("transient", "permanent") and step.on_failure == Step.OnFailure.SKIP:
-            event_append(
-                run=run,
-                kind=RunEvent.Kind.STEP_SKIPPED,
-                step=step,
-                message=f"{step.name} skipped: the step is set to carry on when it fails.",
-            )
-            return _advance(run=run, after=step)
-        reason, summary = _escalation_reason(
-            step=step, attempt=attempt, error=error, retryable=retryable
-        )
-        run.save(update_fields=["data", "updated_at"])
-        escalation_open(
-            run=run,
-            reason=reason,
-            summary=summary,
-            step=step,
-            attempt=attempt,
-            detail={"kind": error.kind, "code": error.code, **_jsonable(error.detail)},
-        )
-        return "escalated"
+        return _advance(run=run, after=step)
+    reason, summary = _escalation_reason(
+        step=step, attempt=attempt, error=error, retryable=retryable
+    )
+    run.save(update_fields=["data", "updated_at"])
+    escalation_open(
+        run=run,
+        reason=reason,
+        summary=summary,
+        step=step,
+        attempt=attempt,
+        detail={"kind": error.kind, "code": error.code, **_jsonable(error.detail)},
+    )
+    return "escalated"
 
 
 def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> str:
@@ -297,7 +389,7 @@ def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> st
     why = (
         f"the other side asked to wait {error.retry_after:g} s"
         if error.retry_after
-        else (f"backoff after attempt {attempt.number} of {step.max_attempts}")
+        else f"backoff after attempt {attempt.number} of {step.max_attempts}"
     )
     event_append(
         run=run,
@@ -341,8 +433,4 @@ def _escalation_reason(
 
 def _jsonable(value: Any) -> Any:
     """Case data must stay JSON: turn what an action returned into JSON-safe values."""
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))

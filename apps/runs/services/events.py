@@ -9,7 +9,8 @@ from ..models import Run, RunEvent
 
 def event_append(
     *,
-    run: Run,
+    run: Run | None = None,
+    run_id: int | None = None,
     kind: str,
     message: str = "",
     step=None,
@@ -20,7 +21,7 @@ def event_append(
 ) -> RunEvent:
     """Append one entry to a run's timeline. Call it inside the transaction of the change."""
     return RunEvent.objects.create(
-        run=run,
+        run_id=run.pk if run is not None else run_id,
         kind=kind,
         message=message,
         step=step,

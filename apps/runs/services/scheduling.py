@@ -48,14 +48,20 @@ def queue():
     return django_rq.get_queue("default")
 
 
-def _enqueue_now(attempt_id: int, job_timeout: float) -> None:
+def job_id_for(attempt_id: int, recoveries: int) -> str:
+    """One RQ job id per delivery round: a recovered attempt never reuses a dead job's id."""
+    return f"attempt-{attempt_id}-{recoveries}"
+
+
+def enqueue_attempt(attempt_id: int, job_timeout: float, recoveries: int = 0) -> None:
+    """Put a job for the attempt on the queue now (call it after commit)."""
     from ..tasks import execute_attempt
 
     try:
         queue().enqueue(
             execute_attempt,
             attempt_id,
-            job_id=f"attempt-{attempt_id}",
+            job_id=job_id_for(attempt_id, recoveries),
             job_timeout=int(job_timeout) + JOB_TIMEOUT_MARGIN_S,
             result_ttl=300,
             failure_ttl=7 * 24 * 3600,
@@ -79,7 +85,7 @@ def attempt_schedule(*, attempt: StepAttempt, timeout_s: float) -> None:
     """
     if attempt.enqueued_at is None:
         return
-    transaction.on_commit(lambda: _enqueue_now(attempt.pk, timeout_s))
+    transaction.on_commit(lambda: enqueue_attempt(attempt.pk, timeout_s, attempt.recoveries))
 
 
 def enqueue_due_attempts(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -90,13 +96,13 @@ def enqueue_due_attempts(*, now: datetime | None = None, limit: int = 500) -> in
             status=StepAttempt.Status.QUEUED, enqueued_at__isnull=True, due_at__lte=now
         )
         .order_by("due_at")
-        .values_list("pk", "step__timeout_s")[:limit]
+        .values_list("pk", "step__timeout_s", "recoveries")[:limit]
     )
     handed = 0
-    for pk, timeout_s in due:
+    for pk, timeout_s, recoveries in due:
         # Conditional: another scheduler may have handed it over meanwhile.
         if StepAttempt.objects.filter(pk=pk, enqueued_at__isnull=True).update(enqueued_at=now):
-            _enqueue_now(pk, timeout_s)
+            enqueue_attempt(pk, timeout_s, recoveries)
             handed += 1
     return handed
 

@@ -94,7 +94,11 @@ def _build_url(template: str, data: dict[str, Any]) -> str:
     return template.format(**values)
 
 
-@register("http.request", label="Call an HTTP API", validate=validate)
+def target(config: dict[str, Any]) -> str:
+    return urlsplit(str(config.get("url", ""))).netloc
+
+
+@register("http.request", label="Call an HTTP API", validate=validate, target=target)
 def http_request(ctx: ActionContext) -> ActionResult:
     config = ctx.config
     method = str(config.get("method", "POST")).upper()

@@ -37,14 +37,22 @@ class Action:
     label: str
     execute: Callable[[ActionContext], ActionResult]
     validate: Callable[[dict[str, Any]], list[str]]
+    # The external system a step calls (for its circuit breaker), from the step's config.
+    target: Callable[[dict[str, Any]], str] | None = None
 
 
 _ACTIONS: dict[str, Action] = {}
 
 
-def register(key: str, *, label: str, validate: Callable[[dict[str, Any]], list[str]]):
+def register(
+    key: str,
+    *,
+    label: str,
+    validate: Callable[[dict[str, Any]], list[str]],
+    target: Callable[[dict[str, Any]], str] | None = None,
+):
     def decorator(fn: Callable[[ActionContext], ActionResult]):
-        _ACTIONS[key] = Action(key=key, label=label, execute=fn, validate=validate)
+        _ACTIONS[key] = Action(key=key, label=label, execute=fn, validate=validate, target=target)
         return fn
 
     return decorator
@@ -52,6 +60,12 @@ def register(key: str, *, label: str, validate: Callable[[dict[str, Any]], list[
 
 def get(key: str) -> Action:
     return _ACTIONS[key]
+
+
+def target_of(key: str, config: dict[str, Any]) -> str:
+    """The external target a step calls, or "" when its action calls none."""
+    action = _ACTIONS.get(key)
+    return action.target(config) if action and action.target else ""
 
 
 def choices() -> list[tuple[str, str]]:

@@ -7,22 +7,25 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 
-from apps.runs.services import enqueue_due_attempts
+from apps.runs.services import enqueue_due_attempts, reconcile
 
 logger = logging.getLogger("handoff.scheduler")
 
 
 class Command(BaseCommand):
     help = (
-        "Hand due step attempts (first tries and retries whose backoff has passed) from the "
-        "database to RQ. Runs until SIGTERM/SIGINT; --once for a single pass."
+        "Hand due step attempts (first tries, retries whose backoff has passed, parked attempts "
+        "whose circuit may have closed) from the database to RQ, and run the reconciler every "
+        "HANDOFF_RECONCILE_INTERVAL seconds. Runs until SIGTERM/SIGINT."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--once", action="store_true", help="One pass, then exit.")
         parser.add_argument("--interval", type=float, default=settings.HANDOFF_SCHEDULER_INTERVAL)
+        parser.add_argument(
+            "--reconcile-interval", type=float, default=settings.HANDOFF_RECONCILE_INTERVAL
+        )
 
-    def handle(self, *args, once: bool = False, interval: float = 1.0, **options):
+    def handle(self, *args, interval: float, reconcile_interval: float, **options):
         stopping = False
 
         def stop(signum, frame):
@@ -31,19 +34,25 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        logger.info("Scheduler started (every %.1f s)", interval)
+        logger.info(
+            "Scheduler started: due attempts every %.1f s, reconciler every %.1f s",
+            interval,
+            reconcile_interval,
+        )
+        next_reconcile = time.monotonic()
         while not stopping:
             close_old_connections()
             try:
                 handed = enqueue_due_attempts()
+                if handed:
+                    logger.info("Handed %d due attempt(s) to the workers", handed)
+                if time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + reconcile_interval
+                    report = reconcile()
+                    if report.found_anything:
+                        logger.warning("Reconciler: %s", report)
             except (DatabaseError, RedisError):
                 # The database or Redis is away: keep going, the next pass catches up.
                 logger.exception("Scheduler pass failed; retrying in %.1f s", interval)
-            else:
-                if handed:
-                    logger.info("Handed %d due attempt(s) to the workers", handed)
-                if once:
-                    self.stdout.write(f"Handed {handed} due attempt(s) to the workers.")
-                    return
             time.sleep(interval)
         logger.info("Scheduler stopped")

@@ -1,0 +1,202 @@
+"""The reconciler: the database is the source of truth, so whatever Redis or a worker lost is
+found here and put back on its way.
+
+It looks for three things:
+- running attempts whose lease ran out (their worker died or hung): run them again, or after
+  ``HANDOFF_MAX_RECOVERIES`` give them to a person, since they may be what kills workers;
+- queued attempts that were handed to RQ but whose job is gone (Redis flushed or restarted
+  empty, a failed enqueue, a job that failed outside the engine): enqueue them again;
+- active runs with nothing queued or running (which the engine's transactions should make
+  impossible): hand them to a person rather than leave them silent.
+Each finding appends a ``recovered`` event to the run saying what was found and what was done.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rq.job import Job
+
+from apps.escalations.models import Escalation
+from apps.escalations.services import escalation_open
+from apps.workflows.actions import PermanentError
+
+from ..models import Run, RunEvent, StepAttempt
+from .engine import fail_locked, lock_running
+from .events import event_append
+from .scheduling import attempt_schedule, enqueue_attempt, job_id_for, queue
+
+logger = logging.getLogger(__name__)
+ALIVE_JOB_STATES = {b"queued", b"scheduled", b"deferred"}
+
+
+@dataclass
+class ReconcileReport:
+    leases_recovered: int = 0
+    attempts_given_up: int = 0
+    jobs_requeued: int = 0
+    runs_escalated: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.leases_recovered} attempt(s) taken back from dead workers, "
+            f"{self.attempts_given_up} given to a person after repeated worker deaths, "
+            f"{self.jobs_requeued} lost job(s) enqueued again, "
+            f"{self.runs_escalated} stuck run(s) handed to a person"
+        )
+
+    @property
+    def found_anything(self) -> bool:
+        return any(vars(self).values())
+
+
+def reconcile(*, now: datetime | None = None, limit: int = 1000) -> ReconcileReport:
+    now = now or timezone.now()
+    report = ReconcileReport()
+    _recover_expired_leases(now=now, limit=limit, report=report)
+    _requeue_lost_jobs(now=now, limit=limit, report=report)
+    _escalate_stuck_runs(now=now, limit=limit, report=report)
+    return report
+
+
+def _recover_expired_leases(*, now: datetime, limit: int, report: ReconcileReport) -> None:
+    expired = list(
+        StepAttempt.objects.filter(
+            status=StepAttempt.Status.RUNNING, lease_expires_at__lt=now
+        ).values_list("pk", "run_id")[:limit]
+    )
+    for attempt_id, run_id in expired:
+        with transaction.atomic():
+            locked = lock_running(run_id=run_id, attempt_id=attempt_id)
+            if locked is None:
+                continue
+            run, attempt = locked
+            if attempt.lease_expires_at is None or attempt.lease_expires_at >= now:
+                continue  # renewed meanwhile
+            lapsed = (now - attempt.lease_expires_at).total_seconds()
+            who = attempt.worker or "its worker"
+            if attempt.recoveries >= settings.HANDOFF_MAX_RECOVERIES:
+                fail_locked(
+                    run=run,
+                    attempt=attempt,
+                    error=PermanentError(
+                        f"{who} stopped in the middle of this step "
+                        f"{attempt.recoveries + 1} times; Handoff stops re-running it, since "
+                        "the step itself may be what stops the workers.",
+                        code="worker_lost",
+                    ),
+                    trace="",
+                )
+                report.attempts_given_up += 1
+                continue
+            attempt.status = StepAttempt.Status.QUEUED
+            attempt.lease_token = None
+            attempt.lease_expires_at = None
+            attempt.recoveries += 1
+            attempt.due_at = now
+            attempt.enqueued_at = now
+            attempt.save(
+                update_fields=[
+                    "status",
+                    "lease_token",
+                    "lease_expires_at",
+                    "recoveries",
+                    "due_at",
+                    "enqueued_at",
+                ]
+            )
+            event_append(
+                run=run,
+                kind=RunEvent.Kind.RECOVERED,
+                step=attempt.step,
+                attempt=attempt,
+                message=f"{attempt.step.name}, attempt {attempt.number}: {who} stopped "
+                f"renewing its lease ({lapsed:.0f} s ago). The attempt runs again under the "
+                "same idempotency key.",
+                detail={
+                    "found": "lease_expired",
+                    "worker": attempt.worker,
+                    "recoveries": attempt.recoveries,
+                },
+            )
+            attempt_schedule(attempt=attempt, timeout_s=attempt.step.timeout_s)
+            report.leases_recovered += 1
+
+
+def _requeue_lost_jobs(*, now: datetime, limit: int, report: ReconcileReport) -> None:
+    cutoff = now - timedelta(seconds=settings.HANDOFF_REQUEUE_AFTER)
+    waiting = list(
+        StepAttempt.objects.filter(
+            status=StepAttempt.Status.QUEUED, enqueued_at__lt=cutoff
+        ).values_list("pk", "run_id", "recoveries", "enqueued_at", "step__timeout_s")[:limit]
+    )
+    if not waiting:
+        return
+    connection = queue().connection
+    with connection.pipeline(transaction=False) as pipe:
+        for pk, _, recoveries, _, _ in waiting:
+            pipe.hget(Job.key_for(job_id_for(pk, recoveries)), "status")
+        states = pipe.execute()
+    for (pk, run_id, recoveries, enqueued_at, timeout_s), state in zip(
+        waiting, states, strict=True
+    ):
+        if state in ALIVE_JOB_STATES:
+            continue  # waiting its turn in the queue
+        with transaction.atomic():
+            # Conditional on the enqueue we saw, so two reconcilers requeue it once.
+            if not StepAttempt.objects.filter(
+                pk=pk, status=StepAttempt.Status.QUEUED, enqueued_at=enqueued_at
+            ).update(enqueued_at=now):
+                continue
+            seen = state.decode() if state else "missing"
+            event_append(
+                run_id=run_id,
+                kind=RunEvent.Kind.RECOVERED,
+                attempt=StepAttempt(pk=pk),
+                message=f"The job carrying a queued attempt was lost (job {seen} in Redis); "
+                "it was enqueued again.",
+                detail={"found": "job_lost", "job_state": seen},
+            )
+            transaction.on_commit(
+                lambda pk=pk, t=timeout_s, r=recoveries: enqueue_attempt(pk, t, r)
+            )
+        report.jobs_requeued += 1
+
+
+def _escalate_stuck_runs(*, now: datetime, limit: int, report: ReconcileReport) -> None:
+    stale = now - timedelta(seconds=max(60.0, settings.HANDOFF_REQUEUE_AFTER * 2))
+    pending = [StepAttempt.Status.QUEUED, StepAttempt.Status.RUNNING]
+    stuck = list(
+        Run.objects.filter(status__in=Run.ACTIVE, updated_at__lt=stale)
+        .exclude(attempts__status__in=pending)
+        .values_list("pk", flat=True)[:limit]
+    )
+    for run_id in stuck:
+        with transaction.atomic():
+            run = (
+                Run.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("workflow__team")
+                .get(pk=run_id)
+            )
+            if run.status not in Run.ACTIVE or run.attempts.filter(status__in=pending).exists():
+                continue
+            event_append(
+                run=run,
+                kind=RunEvent.Kind.RECOVERED,
+                message=f"The run was {run.get_status_display().lower()} but no step was "
+                "queued or running; it was handed to a person.",
+                detail={"found": "stuck_run", "status": run.status},
+            )
+            escalation_open(
+                run=run,
+                reason=Escalation.Reason.MANUAL_REVIEW,
+                summary="Handoff lost track of this case: no step was queued or running. "
+                "Check the timeline, then resume it or finish it by hand.",
+                step=run.current_step,
+            )
+            report.runs_escalated += 1
