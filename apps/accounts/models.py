@@ -9,6 +9,11 @@ class Team(models.Model):
     default_sla_minutes = models.PositiveIntegerField(
         default=240, help_text="Time an operator has to resolve an escalation of normal priority."
     )
+    max_human_minutes = models.PositiveIntegerField(
+        default=60,
+        help_text="Cap on the minutes counted from claim to resolve of one escalation (people "
+        "leave cases claimed over lunch).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

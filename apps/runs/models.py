@@ -84,6 +84,11 @@ class StepAttempt(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="attempts")
     step = models.ForeignKey("workflows.Step", on_delete=models.PROTECT, related_name="attempts")
     number = models.PositiveIntegerField()
+    try_number = models.PositiveIntegerField(
+        default=1,
+        help_text="Attempt within the current round of the retry policy; a person's retry or "
+        "resume starts a new round.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     due_at = models.DateTimeField(help_text="When the attempt may start (retries wait).")
     enqueued_at = models.DateTimeField(null=True, blank=True)

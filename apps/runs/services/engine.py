@@ -22,7 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.escalations.models import Escalation
-from apps.escalations.services import escalation_open
+from apps.escalations.services.opening import escalation_open
 from apps.workflows.actions import (
     ActionContext,
     ActionError,
@@ -47,13 +47,20 @@ def idempotency_key(*, run_id: int, step_key: str) -> str:
     return f"handoff-run-{run_id}-{step_key}"
 
 
-def attempt_create(*, run: Run, step: Step, delay_s: float = 0.0) -> StepAttempt:
-    """Queue the next attempt of ``step`` (inside the caller's transaction)."""
+def attempt_create(
+    *, run: Run, step: Step, delay_s: float = 0.0, after: StepAttempt | None = None
+) -> StepAttempt:
+    """Queue the next attempt of ``step`` (inside the caller's transaction).
+
+    ``after`` is the failed attempt it retries under the step's policy; without it a new round
+    of the policy starts (a first try, or a person's retry or resume).
+    """
     last = run.attempts.filter(step=step).aggregate(n=Max("number"))["n"] or 0
     attempt = StepAttempt.objects.create(
         run=run,
         step=step,
         number=last + 1,
+        try_number=after.try_number + 1 if after else 1,
         due_at=due_in(delay_s),
         # Due now: handed to RQ at commit. Later: the scheduler hands it over when due.
         enqueued_at=timezone.now() if delay_s <= 0 else None,
@@ -280,10 +287,10 @@ def _record_success(*, run_id: int, attempt_id: int, token: uuid.UUID, result: A
             detail={"updates": attempt.output},
             at=now,
         )
-        return _advance(run=run, after=attempt.step)
+        return run_advance(run=run, after=attempt.step)
 
 
-def _advance(*, run: Run, after: Step) -> str:
+def run_advance(*, run: Run, after: Step) -> str:
     """Queue the step after ``after``, or complete the run. The caller holds the run's lock."""
     following = run.version.steps.filter(position__gt=after.position).order_by("position").first()
     if following is None:
@@ -348,7 +355,7 @@ def fail_locked(*, run: Run, attempt: StepAttempt, error: ActionError, trace: st
         at=now,
     )
     retryable = error.kind == "transient" and error.code not in step.non_retryable_errors
-    if retryable and attempt.number < step.max_attempts:
+    if retryable and attempt.try_number < step.max_attempts:
         return _schedule_retry(run=run, attempt=attempt, error=error)
     if error.kind in ("transient", "permanent") and step.on_failure == Step.OnFailure.SKIP:
         event_append(
@@ -357,7 +364,7 @@ def fail_locked(*, run: Run, attempt: StepAttempt, error: ActionError, trace: st
             step=step,
             message=f"{step.name} skipped: the step is set to carry on when it fails.",
         )
-        return _advance(run=run, after=step)
+        return run_advance(run=run, after=step)
     reason, summary = _escalation_reason(
         step=step, attempt=attempt, error=error, retryable=retryable
     )
@@ -376,7 +383,7 @@ def fail_locked(*, run: Run, attempt: StepAttempt, error: ActionError, trace: st
 def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> str:
     step = attempt.step
     delay = backoff_delay(
-        attempt_number=attempt.number,
+        attempt_number=attempt.try_number,
         initial_s=step.initial_interval_s,
         coefficient=step.backoff_coefficient,
         max_s=step.max_interval_s,
@@ -385,11 +392,11 @@ def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> st
     )
     run.status = Run.Status.WAITING_RETRY
     run.save(update_fields=["status", "updated_at"])
-    following = attempt_create(run=run, step=step, delay_s=delay)
+    following = attempt_create(run=run, step=step, delay_s=delay, after=attempt)
     why = (
         f"the other side asked to wait {error.retry_after:g} s"
         if error.retry_after
-        else f"backoff after attempt {attempt.number} of {step.max_attempts}"
+        else f"backoff after try {attempt.try_number} of {step.max_attempts}"
     )
     event_append(
         run=run,
@@ -416,7 +423,7 @@ def _escalation_reason(
     if error.kind == "manual_review":
         return R.MANUAL_REVIEW, f"{step.name} asks a person to decide: {error.message}"
     if retryable:
-        tries = f"{attempt.number} attempt{'s' if attempt.number > 1 else ''}"
+        tries = f"{attempt.try_number} attempt{'s' if attempt.try_number > 1 else ''}"
         if error.code == "timeout":
             return R.TIMEOUT, (
                 f"{step.name} timed out on all {tries} (limit {step.timeout_s:g} s each)."

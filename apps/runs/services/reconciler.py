@@ -23,7 +23,7 @@ from django.utils import timezone
 from rq.job import Job
 
 from apps.escalations.models import Escalation
-from apps.escalations.services import escalation_open
+from apps.escalations.services.opening import escalation_open
 from apps.workflows.actions import PermanentError
 
 from ..models import Run, RunEvent, StepAttempt

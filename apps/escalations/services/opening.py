@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.runs.models import Run, RunEvent
 from apps.runs.services.events import event_append
 
-from .models import Escalation
+from ..models import Escalation
 
 # How much of the team's SLA each priority gets.
 SLA_FACTOR = {
