@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
+	@bin/ensure-chromium
 	@touch $@
 
 lint: install-test
