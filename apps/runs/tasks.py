@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.db import close_old_connections
 from rq import get_current_job
 
-from .models import StepAttempt
 from .services import attempt_execute
-
-logger = logging.getLogger(__name__)
 
 
 def execute_attempt(attempt_id: int) -> str:
     # Workers are long-lived: drop a connection the database closed before using it.
     close_old_connections()
     try:
-        if not StepAttempt.objects.filter(pk=attempt_id).exists():
-            logger.warning("Attempt %s does not exist; nothing to do", attempt_id)
-            return "missing"
         job = get_current_job()
         return attempt_execute(
             attempt_id=attempt_id,

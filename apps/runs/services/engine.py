@@ -122,14 +122,15 @@ def _claim(
 ) -> tuple[StepAttempt, dict, uuid.UUID] | str:
     now = timezone.now()
     with transaction.atomic():
-        attempt = (
-            StepAttempt.objects.select_related("step", "run")
-            .filter(pk=attempt_id, status=StepAttempt.Status.QUEUED)
-            .first()
-        )
+        attempt = StepAttempt.objects.select_related("step", "run").filter(pk=attempt_id).first()
         if attempt is None:
+            logger.warning("Attempt %s does not exist; nothing to do", attempt_id)
+            return "missing"
+        if attempt.status != StepAttempt.Status.QUEUED:
             logger.info(
-                "Attempt %s is not queued any more; this delivery changes nothing", attempt_id
+                "Attempt %s is %s, not queued: this delivery changes nothing",
+                attempt_id,
+                attempt.status,
             )
             return "duplicate"
         run = attempt.run
