@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rq.job import Job
+from rq.utils import str_to_date
 
 from apps.escalations.models import Escalation
 from apps.escalations.services.opening import escalation_open
@@ -140,13 +141,17 @@ def _requeue_lost_jobs(*, now: datetime, limit: int, report: ReconcileReport) ->
     connection = queue().connection
     with connection.pipeline(transaction=False) as pipe:
         for pk, _, recoveries, _, _ in waiting:
-            pipe.hget(Job.key_for(job_id_for(pk, recoveries)), "status")
+            pipe.hmget(Job.key_for(job_id_for(pk, recoveries)), "status", "started_at")
         states = pipe.execute()
-    for (pk, run_id, recoveries, enqueued_at, timeout_s), state in zip(
+    # A worker that took the job retries its claim this long while the database is away.
+    claiming = timedelta(seconds=settings.HANDOFF_DB_RETRY_SECONDS)
+    for (pk, run_id, recoveries, enqueued_at, timeout_s), (state, started_at) in zip(
         waiting, states, strict=True
     ):
         if state in ALIVE_JOB_STATES:
             continue  # waiting its turn in the queue
+        if state == b"started" and started_at and now - str_to_date(started_at) < claiming:
+            continue  # a worker has it and is claiming the attempt: not lost
         with transaction.atomic():
             # Conditional on the enqueue we saw, so two reconcilers requeue it once.
             if not StepAttempt.objects.filter(

@@ -37,14 +37,18 @@ class Command(BaseCommand):
     def handle(self, *args, burst: bool = False, name: str = "", **options):
         base = name or f"{socket.gethostname()}.{os.getpid()}"
         wait = 1.0
+        started = time.monotonic()
         for round_ in range(1, 1_000_000):
-            queue = django_rq.get_queue("default")
-            worker = HandoffWorker(
-                [queue],
-                connection=queue.connection,
-                name=base if round_ == 1 else f"{base}.{round_}",
-            )
             try:
+                # Building the worker talks to Redis already (CLIENT SETNAME): an outage here is
+                # ridden out like one inside work().
+                queue = django_rq.get_queue("default")
+                worker = HandoffWorker(
+                    [queue],
+                    connection=queue.connection,
+                    name=base if round_ == 1 else f"{base}.{round_}",
+                )
+                started = time.monotonic()
                 worker.work(burst=burst, logging_level=os.environ.get("LOG_LEVEL", "INFO"))
             except RedisError as exc:
                 logger.error("Redis unavailable (%s); reconnecting in %.0f s", exc, wait)
@@ -59,4 +63,5 @@ class Command(BaseCommand):
                 time.sleep(wait)
             except StopRequested:
                 return  # a stop asked for between two rounds
-            wait = min(wait * 2, 10.0)
+            # Back off while Redis stays away; a worker that ran a while starts from 1 s again.
+            wait = 1.0 if time.monotonic() - started > 60 else min(wait * 2, 10.0)
