@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.workflows",
     "apps.runs",
     "apps.escalations",
+    "apps.discovery",
 ]
 
 MIDDLEWARE = [

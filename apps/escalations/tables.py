@@ -1,60 +1,153 @@
 import django_tables2 as tables
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import truncatechars
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-
-from apps.runs.tables import status_badge
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince, timeuntil
 
 from .models import Escalation
 from .selectors import is_overdue
 
 # Escalations are days old at most: month and day read faster than a full date.
 DATETIME_FORMAT = "M j, H:i"
+SELECT_ALL = mark_safe(  # noqa: S308 - a constant
+    '<input type="checkbox" class="select-all" aria-label="Select all on this page"'
+    ' title="Select all on this page">'
+)
 
 
-class EscalationTable(tables.Table):
-    opened_at = tables.DateTimeColumn(
-        verbose_name="Opened", format=DATETIME_FORMAT, attrs={"td": {"class": "nowrap"}}
+def initials(user) -> str:
+    parts = [p for p in (user.first_name, user.last_name) if p]
+    if not parts:
+        parts = [user.get_username()]
+    letters = "".join(p[0] for p in parts[:2])
+    return (letters if len(parts) > 1 else parts[0][:2]).upper()
+
+
+def avatar(user) -> str:
+    name = user.get_full_name() or user.get_username()
+    return format_html(
+        '<span class="avatar avatar--{}" title="{}" aria-label="{}">{}</span>',
+        user.pk % 6,
+        name,
+        name,
+        initials(user),
+    )
+
+
+def _row_class(record: Escalation, table) -> str:
+    classes = []
+    if is_overdue(record, now=table.now):
+        classes.append("is-overdue")
+    if record.pk == table.active_pk:
+        classes.append("is-active")
+    if record.status == Escalation.Status.RESOLVED:
+        classes.append("is-resolved")
+    return " ".join(classes)
+
+
+class InboxTable(tables.Table):
+    """The inbox list. Rows open the detail panel beside the list (real links, htmx on top)."""
+
+    select = tables.Column(
+        verbose_name=SELECT_ALL,
+        accessor="pk",
+        orderable=False,
+        attrs={"th": {"class": "select"}, "td": {"class": "select"}},
     )
     case = tables.Column(
         verbose_name="Case",
         accessor="run__external_id",
-        linkify=lambda record: record.run.get_absolute_url(),
+        orderable=False,
         attrs={"td": {"class": "case nowrap"}},
     )
-    workflow = tables.Column(accessor="run__workflow__name", verbose_name="Workflow")
-    reason = tables.Column()
+    reason = tables.Column(orderable=False, attrs={"td": {"class": "col-reason nowrap"}})
     summary = tables.Column(orderable=False, attrs={"td": {"class": "summary"}})
-    status = tables.Column()
-    priority = tables.Column()
-    due_at = tables.Column(verbose_name="Due", attrs={"td": {"class": "due nowrap"}})
+    workflow = tables.Column(
+        verbose_name="Workflow",
+        accessor="run__workflow__name",
+        order_by=("run__workflow__name", "due_at"),
+        attrs={"th": {"class": "col-workflow"}, "td": {"class": "col-workflow"}},
+    )
+    priority = tables.Column(
+        order_by=("priority", "due_at"), attrs={"td": {"class": "col-priority nowrap"}}
+    )
+    due_at = tables.Column(
+        verbose_name="Due",
+        accessor="due_at",
+        order_by=("due_at", "id"),
+        attrs={"td": {"class": "due nowrap"}},
+    )
+    opened_at = tables.Column(
+        verbose_name="Opened",
+        accessor="opened_at",
+        order_by=("opened_at", "id"),
+        attrs={"th": {"class": "col-opened"}, "td": {"class": "col-opened nowrap"}},
+    )
     assignee = tables.Column(
-        default=format_html('<span class="muted">{}</span>', "Unassigned"),
-        order_by=("assignee__username",),
+        verbose_name="Who",
+        orderable=False,
+        empty_values=(),
+        attrs={"td": {"class": "assignee nowrap"}},
     )
 
     class Meta:
         model = Escalation
-        fields = [
-            "opened_at",
+        fields = []
+        sequence = (
+            "select",
             "case",
-            "workflow",
             "reason",
             "summary",
-            "status",
+            "workflow",
             "priority",
             "due_at",
+            "opened_at",
             "assignee",
-        ]
+        )
         order_by = ("due_at",)
         per_page = 25
-        empty_text = "Nothing here: no escalation matches these filters."
-        attrs = {"class": "table", "id": "escalations-table"}
+        template_name = "escalations/_table.html"
+        empty_text = "Nothing here: no escalation matches this tab and these filters."
+        attrs = {"class": "table inbox-table", "id": "inbox-table"}
         row_attrs = {
             "id": lambda record: f"escalation-{record.pk}",
-            "class": lambda record: "is-overdue" if is_overdue(record) else "",
+            "class": _row_class,
+            "data-pk": lambda record: record.pk,
         }
+
+    def __init__(
+        self, *args, user, csrf_token: str, querystring="", active_pk=None, now=None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.csrf_token = csrf_token
+        self.querystring = querystring
+        self.active_pk = active_pk
+        self.now = now or timezone.now()
+
+    def _detail_url(self, record: Escalation) -> str:
+        url = reverse("inbox:detail", args=[record.pk])
+        return f"{url}?{self.querystring}" if self.querystring else url
+
+    def render_select(self, record: Escalation) -> str:
+        return format_html(
+            '<input type="checkbox" name="ids" value="{}" form="bulk-form" aria-label="Select {}">',
+            record.pk,
+            record.run.external_id,
+        )
+
+    def render_case(self, value: str, record: Escalation) -> str:
+        url = self._detail_url(record)
+        return format_html(
+            '<a class="open-link" href="{}" hx-get="{}" hx-target="#inbox-panel"'
+            ' hx-swap="outerHTML" hx-push-url="true" hx-sync="#inbox-panel:replace">{}</a>',
+            url,
+            url,
+            value,
+        )
 
     def render_reason(self, value: str, record: Escalation) -> str:
         return format_html('<span class="reason reason--{}">{}</span>', record.reason, value)
@@ -62,17 +155,56 @@ class EscalationTable(tables.Table):
     def render_summary(self, value: str) -> str:
         return format_html('<span title="{}">{}</span>', value, truncatechars(value, 110))
 
-    def render_status(self, value: str, record: Escalation) -> str:
-        return status_badge(record.status, value)
-
     def render_priority(self, value: str, record: Escalation) -> str:
         return format_html('<span class="priority priority--{}">{}</span>', record.priority, value)
 
     def render_due_at(self, value, record: Escalation) -> str:
-        due = date_filter(timezone.localtime(value), DATETIME_FORMAT)
-        if is_overdue(record):
-            return format_html('{} <span class="overdue-tag">Overdue</span>', due)
-        return due
+        local = timezone.localtime(value)
+        when = date_filter(local, DATETIME_FORMAT)
+        if record.status == Escalation.Status.RESOLVED:
+            return format_html('<time datetime="{}">{}</time>', value.isoformat(), when)
+        if is_overdue(record, now=self.now):
+            late = timesince(value, self.now, depth=1)
+            return format_html(
+                '<time datetime="{}" title="Due {}">{}</time>'
+                '<span class="overdue-tag">Overdue</span><span class="due__hint">{} late</span>',
+                value.isoformat(),
+                when,
+                when,
+                late,
+            )
+        left = timeuntil(value, self.now, depth=1)
+        return format_html(
+            '<time datetime="{}">{}</time><span class="due__hint">in {}</span>',
+            value.isoformat(),
+            when,
+            left,
+        )
+
+    def render_opened_at(self, value) -> str:
+        local = timezone.localtime(value)
+        return format_html(
+            '<time datetime="{}">{}</time>', value.isoformat(), date_filter(local, DATETIME_FORMAT)
+        )
 
     def render_assignee(self, record: Escalation) -> str:
-        return record.assignee.get_full_name() or record.assignee.get_username()
+        if record.assignee is not None:
+            you = record.assignee_id == self.user.pk
+            you_tag = format_html('<span class="you">{}</span>', "you") if you else ""
+            return format_html("{} {}", avatar(record.assignee), you_tag)
+        if record.status != Escalation.Status.OPEN:
+            return format_html('<span class="muted">—</span>')
+        url = reverse("inbox:claim", args=[record.pk])
+        if self.querystring:
+            url = f"{url}?{self.querystring}"
+        return format_html(
+            '<form method="post" action="{}" class="row-claim" hx-post="{}"'
+            ' hx-target="#inbox-panel" hx-swap="outerHTML" hx-push-url="{}" hx-sync="this:drop">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<button type="submit" class="button button--small" data-action="claim">Claim</button>'
+            "</form>",
+            url,
+            url,
+            self._detail_url(record),
+            self.csrf_token,
+        )

@@ -76,7 +76,7 @@ def test_sign_in_with_a_wrong_password_says_so(client, member):
 def test_layout_has_nav_user_post_sign_out_and_htmx_from_static(client, member):
     client.force_login(member)
     html = client.get(reverse("runs:list")).content.decode()
-    assert 'href="/escalations/"' in html
+    assert 'href="/inbox/"' in html
     assert "olivia" in html
     assert f'<form method="post" action="{reverse("logout")}"' in html
     assert """hx-headers='{"X-CSRFToken": """ in html
