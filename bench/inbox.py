@@ -304,9 +304,9 @@ class DataSet:
         )
         self.escalations = Rows(
             "escalations_escalation",
-            "id, run_id, step_id, attempt_id, team_id, reason, summary, detail, status, "
-            "priority, assignee_id, opened_at, due_at, claimed_at, resolved_at, resolution, "
-            "resolved_by_id, note, human_minutes",
+            "id, run_id, step_id, attempt_id, team_id, workflow_id, case_ref, reason, summary, "
+            "detail, status, priority, assignee_id, opened_at, due_at, claimed_at, resolved_at, "
+            "resolution, resolved_by_id, note, human_minutes",
         )
         self.comments = Rows(
             "escalations_comment", "id, escalation_id, author_id, text, created_at"
@@ -414,7 +414,8 @@ class DataSet:
         )
         resolved = esc["status"] == "resolved"
         self.escalations.add(
-            escalation_id, run_id, s2, failed, wf["team"], esc["reason"], summary,
+            escalation_id, run_id, s2, failed, wf["team"], wf["id"], f"INV-{i:07d}",
+            esc["reason"], summary,
             json.dumps(escalation_detail(esc["reason"], amount, vendor)), esc["status"],
             esc["priority"], assignee, _ts(esc["opened"]), _ts(esc["due"]),
             _ts(esc["claimed"]) if assignee else None,

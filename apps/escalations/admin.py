@@ -16,8 +16,8 @@ class EscalationAdmin(admin.ModelAdmin):
         "assignee",
     ]
     list_filter = ["status", "reason", "team", "priority"]
-    list_select_related = ["run__workflow", "team", "assignee"]
-    search_fields = ["run__external_id", "summary"]
+    list_select_related = ["run", "workflow", "team", "assignee"]
+    search_fields = ["case_ref", "summary"]
     readonly_fields = [
         "run",
         "step",

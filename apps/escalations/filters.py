@@ -42,7 +42,7 @@ class InboxFilter(django_filters.FilterSet):
         ),
     )
     workflow = django_filters.ModelChoiceFilter(
-        field_name="run__workflow",
+        field_name="workflow",
         label="Workflow",
         queryset=_workflows,
         empty_label="All workflows",
@@ -74,7 +74,7 @@ class InboxFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(run__external_id__icontains=value) | Q(summary__icontains=value))
+        return queryset.filter(Q(case_ref__icontains=value) | Q(summary__icontains=value))
 
     def filter_status(self, queryset, name, value):
         if value == ANY:

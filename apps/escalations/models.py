@@ -44,6 +44,12 @@ class Escalation(models.Model):
         "runs.StepAttempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="escalations")
+    # Copied from the run when the escalation opens, so the inbox filters and searches on this
+    # table alone instead of joining a million runs.
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.PROTECT, related_name="escalations"
+    )
+    case_ref = models.CharField(max_length=200, help_text="The run's external id.")
     reason = models.CharField(max_length=20, choices=Reason.choices)
     summary = models.TextField(help_text="What went wrong, in plain words.")
     detail = models.JSONField(default=dict, blank=True)
@@ -84,6 +90,17 @@ class Escalation(models.Model):
         ]
         indexes = [
             models.Index(fields=["team", "status", "due_at"], name="escalation_team_status_due"),
+            # The inbox's pages: unresolved escalations by due time, overall and per workflow.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=~Q(status="resolved"),
+                name="escalation_unresolved_due",
+            ),
+            models.Index(
+                fields=["workflow", "due_at", "id"],
+                condition=~Q(status="resolved"),
+                name="escalation_unresolved_wf_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -37,7 +37,7 @@ SUGGESTIONS = {
 
 def escalation_list(*, user) -> QuerySet[Escalation]:
     """Escalations of the teams ``user`` may see, with what a table row shows already joined."""
-    escalations = Escalation.objects.select_related("run__workflow", "team", "assignee")
+    escalations = Escalation.objects.select_related("workflow", "team", "assignee")
     if sees_all_teams(user):
         return escalations
     return escalations.filter(team__in=teams_of(user))
@@ -78,8 +78,11 @@ def inbox_tab(
 def inbox_counts(escalations: QuerySet[Escalation], *, user, now=None) -> dict[str, int]:
     """Unresolved escalations in each tab, in one aggregate query."""
     conditions = _tab_conditions(user=user, now=now or timezone.now())
-    return escalations.order_by().aggregate(
-        **{tab: Count("pk", filter=condition) for tab, condition in conditions.items()}
+    # Every tab counts unresolved ones: say so in the WHERE so resolved rows are not read.
+    return (
+        escalations.order_by()
+        .exclude(status=S.RESOLVED)
+        .aggregate(**{tab: Count("pk", filter=condition) for tab, condition in conditions.items()})
     )
 
 

@@ -59,7 +59,7 @@ class InboxTable(tables.Table):
     )
     case = tables.Column(
         verbose_name="Case",
-        accessor="run__external_id",
+        accessor="case_ref",
         orderable=False,
         attrs={"td": {"class": "case nowrap"}},
     )
@@ -67,8 +67,8 @@ class InboxTable(tables.Table):
     summary = tables.Column(orderable=False, attrs={"td": {"class": "summary"}})
     workflow = tables.Column(
         verbose_name="Workflow",
-        accessor="run__workflow__name",
-        order_by=("run__workflow__name", "due_at"),
+        accessor="workflow__name",
+        order_by=("workflow__name", "due_at"),
         attrs={"th": {"class": "col-workflow"}, "td": {"class": "col-workflow"}},
     )
     priority = tables.Column(
@@ -136,7 +136,7 @@ class InboxTable(tables.Table):
         return format_html(
             '<input type="checkbox" name="ids" value="{}" form="bulk-form" aria-label="Select {}">',
             record.pk,
-            record.run.external_id,
+            record.case_ref,
         )
 
     def render_case(self, value: str, record: Escalation) -> str:

@@ -46,6 +46,8 @@ def escalation_open(
         step=step,
         attempt=attempt,
         team=team,
+        workflow_id=run.workflow_id,
+        case_ref=run.external_id,
         reason=reason,
         summary=summary,
         detail=detail or {},
