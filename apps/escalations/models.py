@@ -101,6 +101,13 @@ class Escalation(models.Model):
                 condition=~Q(status="resolved"),
                 name="escalation_unresolved_wf_due",
             ),
+            # The tab counts read only this index (PostgreSQL; other databases ignore include).
+            models.Index(
+                fields=["team", "due_at"],
+                include=["assignee", "status"],
+                condition=~Q(status="resolved"),
+                name="escalation_unresolved_team",
+            ),
         ]
 
     def __str__(self) -> str:
