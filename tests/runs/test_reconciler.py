@@ -159,3 +159,17 @@ def test_reconcile_once_command_reports_what_it_did(redis_conn, capsys):
     call_command("reconcile", "--once")
 
     assert "Reconciled: 0 attempt(s) taken back" in capsys.readouterr().out
+
+
+@override_settings(HANDOFF_REQUEUE_AFTER=0)
+def test_every_lost_job_is_found_however_deep_the_backlog(drain, redis_conn):
+    workflow = workflow_with_steps({"action": "data.set", "config": {"set": {"done": "True"}}})
+    for i in range(5):
+        run_start(workflow=workflow, external_id=f"L-{i}", data={})
+    redis_conn.flushdb()
+
+    report = reconcile(limit=2)  # three batches
+    drain()
+
+    assert report.jobs_requeued == 5
+    assert Run.objects.filter(status=Run.Status.COMPLETED).count() == 5

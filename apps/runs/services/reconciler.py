@@ -125,28 +125,42 @@ def _recover_expired_leases(*, now: datetime, limit: int, report: ReconcileRepor
                     "recoveries": attempt.recoveries,
                 },
             )
-            attempt_schedule(attempt=attempt, timeout_s=attempt.step.timeout_s)
+            attempt_schedule(attempt=attempt, timeout_s=attempt.step.timeout_s, at_front=True)
             report.leases_recovered += 1
 
 
 def _requeue_lost_jobs(*, now: datetime, limit: int, report: ReconcileReport) -> None:
+    """Check every queued attempt handed to RQ a while ago, in batches (a deep backlog after a
+    flush must not hide the newest losses behind the oldest)."""
     cutoff = now - timedelta(seconds=settings.HANDOFF_REQUEUE_AFTER)
-    waiting = list(
-        StepAttempt.objects.filter(
-            status=StepAttempt.Status.QUEUED, enqueued_at__lt=cutoff
-        ).values_list("pk", "run_id", "recoveries", "enqueued_at", "step__timeout_s")[:limit]
-    )
-    if not waiting:
-        return
+    after = 0
+    while True:
+        batch = list(
+            StepAttempt.objects.filter(
+                status=StepAttempt.Status.QUEUED, enqueued_at__lt=cutoff, pk__gt=after
+            )
+            .order_by("pk")
+            .values_list("pk", "run_id", "recoveries", "enqueued_at", "step__timeout_s")[:limit]
+        )
+        if not batch:
+            return
+        _requeue_batch(batch=batch, now=now, report=report)
+        if len(batch) < limit:
+            return
+        after = batch[-1][0]
+
+
+def _requeue_batch(*, batch: list, now: datetime, report: ReconcileReport) -> None:
     connection = queue().connection
     with connection.pipeline(transaction=False) as pipe:
-        for pk, _, recoveries, _, _ in waiting:
+        for pk, _, recoveries, _, _ in batch:
             pipe.hmget(Job.key_for(job_id_for(pk, recoveries)), "status", "started_at")
         states = pipe.execute()
-    # A worker that took the job retries its claim this long while the database is away.
-    claiming = timedelta(seconds=settings.HANDOFF_DB_RETRY_SECONDS)
+    # A worker that took the job claims the attempt within moments, or within its database
+    # retries; one that has not after a lease's time died holding it.
+    claiming = timedelta(seconds=settings.HANDOFF_LEASE_SECONDS)
     for (pk, run_id, recoveries, enqueued_at, timeout_s), (state, started_at) in zip(
-        waiting, states, strict=True
+        batch, states, strict=True
     ):
         if state in ALIVE_JOB_STATES:
             continue  # waiting its turn in the queue
@@ -164,11 +178,11 @@ def _requeue_lost_jobs(*, now: datetime, limit: int, report: ReconcileReport) ->
                 kind=RunEvent.Kind.RECOVERED,
                 attempt=StepAttempt(pk=pk),
                 message=f"The job carrying a queued attempt was lost (job {seen} in Redis); "
-                "it was enqueued again.",
+                "it was enqueued again, ahead of the queue.",
                 detail={"found": "job_lost", "job_state": seen},
             )
             transaction.on_commit(
-                lambda pk=pk, t=timeout_s, r=recoveries: enqueue_attempt(pk, t, r)
+                lambda pk=pk, t=timeout_s, r=recoveries: enqueue_attempt(pk, t, r, at_front=True)
             )
         report.jobs_requeued += 1
 

@@ -53,8 +53,13 @@ def job_id_for(attempt_id: int, recoveries: int) -> str:
     return f"attempt-{attempt_id}-{recoveries}"
 
 
-def enqueue_attempt(attempt_id: int, job_timeout: float, recoveries: int = 0) -> None:
-    """Put a job for the attempt on the queue now (call it after commit)."""
+def enqueue_attempt(
+    attempt_id: int, job_timeout: float, recoveries: int = 0, *, at_front: bool = False
+) -> None:
+    """Put a job for the attempt on the queue now (call it after commit).
+
+    ``at_front`` is for recovered attempts: they already waited their turn once.
+    """
     from ..tasks import execute_attempt
 
     try:
@@ -65,6 +70,7 @@ def enqueue_attempt(attempt_id: int, job_timeout: float, recoveries: int = 0) ->
             job_timeout=int(job_timeout) + JOB_TIMEOUT_MARGIN_S,
             result_ttl=300,
             failure_ttl=7 * 24 * 3600,
+            at_front=at_front,
         )
     except RedisError:
         # Leave it to the scheduler: it enqueues every due attempt that was never handed over.
@@ -76,7 +82,7 @@ def enqueue_attempt(attempt_id: int, job_timeout: float, recoveries: int = 0) ->
         )
 
 
-def attempt_schedule(*, attempt: StepAttempt, timeout_s: float) -> None:
+def attempt_schedule(*, attempt: StepAttempt, timeout_s: float, at_front: bool = False) -> None:
     """Hand a queued attempt to RQ once the surrounding transaction commits, if it was created
     due now (``enqueued_at`` set).
 
@@ -85,7 +91,9 @@ def attempt_schedule(*, attempt: StepAttempt, timeout_s: float) -> None:
     """
     if attempt.enqueued_at is None:
         return
-    transaction.on_commit(lambda: enqueue_attempt(attempt.pk, timeout_s, attempt.recoveries))
+    transaction.on_commit(
+        lambda: enqueue_attempt(attempt.pk, timeout_s, attempt.recoveries, at_front=at_front)
+    )
 
 
 def enqueue_due_attempts(*, now: datetime | None = None, limit: int = 500) -> int:
