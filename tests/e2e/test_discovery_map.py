@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from apps.discovery.models import EventLog
+from tests.e2e.conftest import ARTIFACTS
 from tests.factories import TeamFactory, UserFactory
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,6 +65,8 @@ def test_map_page_draws_the_helpdesk_log_and_lists_cases_on_click(live_server, h
         assert page.evaluate(count) == 14
         assert page.locator("#process-map canvas").count() >= 1
         assert "Resolve ticket" in page.locator(".finding--bottleneck").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "discovery-map.png"), full_page=True)
 
         # Fewer activities with the slider.
         page.locator("#activities-slider").fill("50")
