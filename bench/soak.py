@@ -604,7 +604,20 @@ class Recovery:
     waited: dict[str, list[float]] = field(default_factory=dict)  # noticed → finished
     per_kill: list[float | None] = field(default_factory=list)  # None: nothing in flight
     unfinished: list[int] = field(default_factory=list)
+    late: list[tuple[str, int, float]] = field(default_factory=list)  # noticed past the bound
     PARTS = ("detected", "finished", "waited")
+
+
+def notice_bound_s(category: str) -> float:
+    """How soon the engine's own settings say it notices what a kill stranded (plus slack for
+    a loaded machine): a lease runs out; a lost job is looked for after HANDOFF_REQUEUE_AFTER,
+    and a job a worker took is first given the claim's database retries."""
+    slack = 2 * settings.HANDOFF_RECONCILE_INTERVAL + 5
+    if category == "running":
+        return settings.HANDOFF_LEASE_SECONDS + slack
+    if category == "dequeued":
+        return max(settings.HANDOFF_REQUEUE_AFTER, settings.HANDOFF_DB_RETRY_SECONDS) + slack
+    return settings.HANDOFF_REQUEUE_AFTER + slack
 
 
 def recovery_times(kills: list[Kill]) -> Recovery:
@@ -624,7 +637,10 @@ def recovery_times(kills: list[Kill]) -> Recovery:
                     .first()
                 )
                 if event:
-                    rec.detected[category].append((event.at - kill.at).total_seconds())
+                    noticed = (event.at - kill.at).total_seconds()
+                    rec.detected[category].append(noticed)
+                    if noticed > notice_bound_s(category):
+                        rec.late.append((category, pk, noticed))
                 if attempt.status in (StepAttempt.Status.SUCCEEDED, StepAttempt.Status.FAILED):
                     took = (attempt.finished_at - kill.at).total_seconds()
                     rec.finished[category].append(took)
@@ -754,15 +770,22 @@ def report(soak: Soak, target: Target, raw: float, workers: int) -> None:
     print_kills(soak.kills, rec)
     problems = lost_runs.count() + duplicates + incomplete + wrong + len(rec.unfinished)
     slow = [t for t in per_kill if t > 60]
-    if problems or slow:
+    if problems or slow or rec.late:
         print("\nEvidence")
         if slow:
-            noticed = [t for ts in rec.detected.values() for t in ts]
             print(
-                f"  {len(slow)} kill(s) took more than 60 s to recover; the engine noticed what "
-                f"they stranded after at most {max(noticed, default=0):.1f} s, the rest is the "
-                "wait behind the queue's backlog (see the queue column above)"
+                f"  {len(slow)} kill(s) took more than 60 s to recover. Where the engine noticed "
+                "in time, the rest is the wait behind the queue's backlog (queue column above)."
             )
+        if rec.late:
+            print(f"  {len(rec.late)} stranded attempt(s) noticed later than the settings allow:")
+            for category, pk, noticed in rec.late:
+                print(
+                    f"    attempt {pk} ({category}): noticed {noticed:.1f} s after the kill "
+                    f"(expected within {notice_bound_s(category):.0f} s)"
+                )
+            for _, pk, _ in rec.late[:3]:
+                print(timeline(StepAttempt.objects.get(pk=pk).run))
         for run in lost_runs.order_by("id")[:5]:
             print(timeline(run))
         for pk in rec.unfinished[:5]:
