@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.selectors import sees_all_teams, teams_of
+from apps.accounts.selectors import sees_all_teams, team_ids_of, teams_of
 
 from .models import Comment, Escalation
 
@@ -40,7 +40,7 @@ def escalation_list(*, user) -> QuerySet[Escalation]:
     escalations = Escalation.objects.select_related("workflow", "team", "assignee")
     if sees_all_teams(user):
         return escalations
-    return escalations.filter(team__in=teams_of(user))
+    return escalations.filter(team_id__in=team_ids_of(user))
 
 
 def is_overdue(escalation: Escalation, *, now=None) -> bool:
