@@ -2,6 +2,9 @@
 
 import time
 
+import redis
+import rq
+
 from apps.runs.models import Run
 from tests.chaos.checks import (
     all_settled,
@@ -34,6 +37,13 @@ def test_flushall(chaos, chaos_redis, mixed_targets):
     # The queued jobs the flush took were found missing and enqueued again from the database.
     assert recovered_counts()["job_lost"] >= 1
     assert all(proc.alive() for proc in processes), chaos.tails()
+    # The workers put themselves back in RQ's registry, so /healthz counts them again.
+    chaos.wait_until(
+        lambda: len(rq.Worker.all(connection=redis.Redis.from_url(chaos_redis.url))) == 2,
+        timeout=20,
+        what="both workers registered again",
+        alive=processes,
+    )
 
 
 def test_redis_down_10s(chaos, chaos_redis, mixed_targets):

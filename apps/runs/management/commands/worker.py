@@ -6,7 +6,7 @@ import time
 import django_rq
 from django.core.management.base import BaseCommand
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import SimpleWorker, worker_registration
 from rq.exceptions import StopRequested
 
 logger = logging.getLogger("handoff.worker")
@@ -22,6 +22,13 @@ class HandoffWorker(SimpleWorker):
         # A second one interrupts the attempt, which the engine hands back before exiting.
         type(self).stop_requested = True
         return super().request_stop(signum, frame)
+
+    def heartbeat(self, *args, **kwargs):
+        super().heartbeat(*args, **kwargs)
+        # After Redis lost its data (a flush, a restart), RQ's heartbeat recreates this worker's
+        # key but not its place in the registry, so /healthz would count no worker. Put it back.
+        if not self.connection.sismember(worker_registration.REDIS_WORKER_KEYS, self.key):
+            worker_registration.register(self)
 
 
 class Command(BaseCommand):
