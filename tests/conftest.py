@@ -4,7 +4,7 @@ import time
 
 import django_rq
 import pytest
-from django.db import connection
+from django.conf import settings
 from rq import SimpleWorker
 
 from apps.runs.models import StepAttempt
@@ -56,13 +56,23 @@ def pytest_report_header(config):
     return f"database: {settings.DATABASES['default']['ENGINE']}, redis: {settings.REDIS_URL}"
 
 
+POSTGRES_ONLY = pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="needs PostgreSQL (real row locks and concurrent connections); "
+    "run with DATABASE_URL=postgres://…",
+)
+
+
 @pytest.fixture
 def on_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (real row locks and concurrent connections); "
-            "run with DATABASE_URL=postgres://…"
-        )
+    """Requesting it marks a test PostgreSQL-only (skipped on SQLite at collection, with the
+    reason printed by -ra)."""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "on_postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(POSTGRES_ONLY)
 
 
 @pytest.fixture

@@ -20,8 +20,10 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def browser(monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM}")
+    # `make test` installs it (bin/ensure-chromium): a missing browser is a broken setup.
+    assert CHROMIUM.exists(), (
+        f"needs Chromium at {CHROMIUM}: run `make test` or bin/ensure-chromium"
+    )
     sync_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
     # between browser steps (and the in-process RQ worker) are still synchronous.
