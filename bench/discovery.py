@@ -28,6 +28,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -39,17 +41,6 @@ PUBLIC_LOGS = ROOT.parent / "shared" / "data" / "event-logs"
 BPIC = PUBLIC_LOGS / "bpic2012.xes.gz"
 SYNTHETIC_EVENTS = 1_000_000
 MAP_SLUG = "bench-discovery"
-
-
-def ensure_postgres_database(url: str) -> None:
-    if not url.startswith("postgres"):
-        return
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def peak_mb() -> float:

@@ -16,24 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-bench-secret-key-0123456789")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark's own database on first use (the server's `test` db must exist)."""
-    if not url.startswith("postgres"):
-        return
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/test", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 ensure_postgres_database(os.environ["DATABASE_URL"])

@@ -30,6 +30,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -91,18 +93,6 @@ def database_url(*, small: bool) -> str:
     url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     # The small data set lives in a database of its own so the two never overwrite each other.
     return f"{url}_small" if small else url
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark's own database on first use (the server's `test` db must exist)."""
-    import psycopg
-
-    if not url.startswith("postgres"):
-        raise SystemExit("bench/inbox.py needs PostgreSQL (it loads with COPY)")
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/test", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # --- Data set ------------------------------------------------------------------------------
@@ -743,7 +733,7 @@ def main() -> None:
     real_stdout = sys.stdout
     if args.json:
         sys.stdout = sys.stderr
-    ensure_postgres_database(url)
+    ensure_postgres_database(url, required="bench/inbox.py needs PostgreSQL (it loads with COPY)")
 
     import django
 

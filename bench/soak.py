@@ -37,6 +37,8 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -67,19 +69,10 @@ for _name, _value in ENGINE_ENV.items():
     os.environ.setdefault(_name, _value)
 
 
-def ensure_postgres_database(url: str) -> None:
-    """Create the benchmark's own database on first use (the server's `test` db must exist)."""
-    if not url.startswith("postgres"):
-        raise SystemExit("The soak needs PostgreSQL: set DATABASE_URL=postgres://...")
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(f"{base}/test", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-ensure_postgres_database(os.environ["DATABASE_URL"])
+ensure_postgres_database(
+    os.environ["DATABASE_URL"],
+    required="The soak needs PostgreSQL: set DATABASE_URL=postgres://...",
+)
 
 import django  # noqa: E402
 
