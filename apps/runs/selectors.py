@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from rq import Worker
 
 from apps.accounts.selectors import sees_all_teams, visible_workflows
@@ -192,3 +192,19 @@ def _check_workers(client: redis.Redis) -> dict:
 
 def _ms_since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
+
+
+def run_of_workflow(*, workflow_id: int, run_id: int) -> Run | None:
+    """A run of one workflow with its attempts and timeline (the intake API reads with a
+    workflow's token, not as a person); None for any other run."""
+    return (
+        Run.objects.filter(pk=run_id, workflow_id=workflow_id)
+        .select_related("workflow", "version", "current_step")
+        .prefetch_related(
+            Prefetch("attempts", StepAttempt.objects.select_related("step").order_by("id")),
+            Prefetch(
+                "events", RunEvent.objects.select_related("step", "actor").order_by("at", "id")
+            ),
+        )
+        .first()
+    )

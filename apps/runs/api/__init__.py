@@ -22,7 +22,6 @@ import math
 from typing import NoReturn
 
 from django.apps import apps
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Path, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -30,7 +29,7 @@ from ninja.parser import Parser
 
 from apps.workflows.models import IntakeToken
 
-from ..models import Run, RunEvent, StepAttempt
+from ..selectors import run_of_workflow
 from ..services import WorkflowNotAccepting, run_start
 from .auth import MISSING_TOKEN, IntakeTokenAuth, InvalidToken
 from .schemas import Error, InvalidRequest, RunCreated, RunCreateRequest, RunDetail
@@ -181,24 +180,10 @@ def run_create(
 )
 def run_get(request: HttpRequest, run_id: int = Path(description="The run's id.")):
     token: IntakeToken = request.auth
-    run = _run_of_workflow(workflow_id=token.workflow_id, run_id=run_id)
+    run = run_of_workflow(workflow_id=token.workflow_id, run_id=run_id)
     if run is None:
         raise HttpError(404, RUN_NOT_FOUND.format(id=run_id))
     return run
-
-
-def _run_of_workflow(*, workflow_id: int, run_id: int) -> Run | None:
-    return (
-        Run.objects.filter(pk=run_id, workflow_id=workflow_id)
-        .select_related("workflow", "version", "current_step")
-        .prefetch_related(
-            Prefetch("attempts", StepAttempt.objects.select_related("step").order_by("id")),
-            Prefetch(
-                "events", RunEvent.objects.select_related("step", "actor").order_by("at", "id")
-            ),
-        )
-        .first()
-    )
 
 
 # Without these, a wrong method or a mistyped path under /api/v1/ would get a text/HTML answer.
