@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.runs.models import HandoverReason
+
 
 class EscalationQuerySet(models.QuerySet):
     def open(self):
@@ -11,12 +13,8 @@ class EscalationQuerySet(models.QuerySet):
 class Escalation(models.Model):
     """A case handed to a person, with the reason in plain words."""
 
-    class Reason(models.TextChoices):
-        RETRIES_EXHAUSTED = "retries_exhausted", "Retries exhausted"
-        PERMANENT_ERROR = "permanent_error", "Permanent error"
-        OUT_OF_BOUNDS = "out_of_bounds", "Out of bounds"
-        TIMEOUT = "timeout", "Timed out"
-        MANUAL_REVIEW = "manual_review", "Manual review"
+    # The engine names the reason when it hands a case over; the inbox shows the same labels.
+    Reason = HandoverReason
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -4,6 +4,16 @@ from django.db.models import Q
 from django.urls import reverse
 
 
+class HandoverReason(models.TextChoices):
+    """Why the engine hands a case to a person (the escalations app takes these as its reasons)."""
+
+    RETRIES_EXHAUSTED = "retries_exhausted", "Retries exhausted"
+    PERMANENT_ERROR = "permanent_error", "Permanent error"
+    OUT_OF_BOUNDS = "out_of_bounds", "Out of bounds"
+    TIMEOUT = "timeout", "Timed out"
+    MANUAL_REVIEW = "manual_review", "Manual review"
+
+
 class Run(models.Model):
     """One case through one pinned workflow version."""
 
@@ -13,10 +23,12 @@ class Run(models.Model):
         WAITING_RETRY = "waiting_retry", "Waiting to retry"
         ESCALATED = "escalated", "With a person"
         COMPLETED = "completed", "Completed"
+        COMPLETED_SKIPPED = "completed_skipped", "Completed with skipped steps"
         CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING_RETRY)
-    FINISHED = (Status.COMPLETED, Status.CANCELLED)
+    COMPLETED_ALL = (Status.COMPLETED, Status.COMPLETED_SKIPPED)
+    FINISHED = (Status.COMPLETED, Status.COMPLETED_SKIPPED, Status.CANCELLED)
 
     class Source(models.TextChoices):
         API = "api", "Intake API"
@@ -32,7 +44,7 @@ class Run(models.Model):
     )
     external_id = models.CharField(max_length=200)
     data = models.JSONField(default=dict)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     current_step = models.ForeignKey(
         "workflows.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -61,8 +73,8 @@ class Run(models.Model):
         return reverse("runs:detail", args=[self.pk])
 
     @property
-    def idempotency_prefix(self) -> str:
-        return f"run-{self.pk}"
+    def is_completed(self) -> bool:
+        return self.status in self.COMPLETED_ALL
 
 
 class StepAttempt(models.Model):
@@ -114,6 +126,15 @@ class StepAttempt(models.Model):
     parked_on = models.CharField(
         max_length=200, blank=True, help_text="Target whose open circuit holds this attempt back."
     )
+    # Set from the database clock at the claim: past it (plus a grace period) the attempt has
+    # timed out whatever its worker says, and no heartbeat extends its lease beyond it.
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Sent to the systems the step calls. Automatic retries and recoveries reuse "
+        "it; a person's resume or retry starts a new one.",
+    )
 
     class Meta:
         ordering = ["run", "id"]
@@ -125,6 +146,11 @@ class StepAttempt(models.Model):
                 fields=["run", "step"],
                 condition=Q(status="succeeded"),
                 name="one_successful_attempt_per_run_step",
+            ),
+            models.UniqueConstraint(
+                fields=["run"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_attempt_per_run",
             ),
         ]
         indexes = [
