@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.runs.models import HandoverReason
 
@@ -110,6 +111,14 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: {self.run}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.status == self.Status.RESOLVED
+
+    def is_overdue(self, now=None) -> bool:
+        """Past its due time and still waiting for a person."""
+        return not self.is_resolved and self.due_at < (now or timezone.now())
 
 
 class Comment(models.Model):

@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.selectors import sees_all_teams, team_ids_of, teams_of
+from apps.runs.selectors import run_detail
 
 from .models import Comment, Escalation
 
@@ -45,9 +46,7 @@ def escalation_list(*, user) -> QuerySet[Escalation]:
 
 def is_overdue(escalation: Escalation, *, now=None) -> bool:
     """Past its due time and still waiting for a person."""
-    return escalation.status != Escalation.Status.RESOLVED and escalation.due_at < (
-        now or timezone.now()
-    )
+    return escalation.is_overdue(now)
 
 
 def _tab_conditions(*, user, now) -> dict[str, Q]:
@@ -204,8 +203,6 @@ def has_step(escalation: Escalation) -> bool:
 
 def escalation_detail(*, user, pk: int) -> EscalationDetail:
     """Everything the panel shows; raises ``Escalation.DoesNotExist`` like ``escalation_get``."""
-    # Imported here: the run selectors import this module (for is_overdue).
-    from apps.runs.selectors import run_detail
 
     escalation = escalation_get(user=user, pk=pk)
     run = run_detail(user=user, pk=escalation.run_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -12,8 +13,6 @@ from django.db.models import Prefetch, QuerySet
 from rq import Worker
 
 from apps.accounts.selectors import sees_all_teams, visible_workflows
-from apps.escalations.models import Escalation
-from apps.escalations.selectors import is_overdue
 from apps.workflows.models import Step
 
 from .models import Run, RunEvent, StepAttempt
@@ -42,15 +41,17 @@ class StepState:
 @dataclass
 class RunDetail:
     run: Run
-    escalation: Escalation | None
+    # The apps built on runs add to a run through its reverse relations; runs does not import
+    # them (the escalations app's Escalation here).
+    escalation: Any | None
     steps: list[StepState]
     attempts: list[StepAttempt]
     events: list[RunEvent]
-    escalations: list[Escalation] = field(default_factory=list)
+    escalations: list[Any] = field(default_factory=list)
 
     @property
     def escalation_overdue(self) -> bool:
-        return self.escalation is not None and is_overdue(self.escalation)
+        return self.escalation is not None and self.escalation.is_overdue()
 
 
 STEP_STATE_LABELS = {
@@ -72,7 +73,7 @@ def run_detail(*, user, pk: int) -> RunDetail:
     attempts = list(run.attempts.select_related("step").order_by("id"))
     events = list(run.events.select_related("actor", "step").order_by("at", "id"))
     escalations = list(run.escalations.select_related("assignee", "step").order_by("-opened_at"))
-    open_escalation = next((e for e in escalations if e.status != Escalation.Status.RESOLVED), None)
+    open_escalation = next((e for e in escalations if not e.is_resolved), None)
     steps = _step_states(
         run=run,
         steps=list(run.version.steps.order_by("position")),

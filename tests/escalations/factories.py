@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.escalations.models import Escalation
-from apps.escalations.services import escalation_open
 from apps.runs.models import StepAttempt
-from apps.runs.services import run_start
+from apps.runs.services import run_hand_over, run_lock, run_start
 
 BOUND = "amount <= 1000"
 
@@ -46,15 +46,16 @@ def escalate(
             "expression": BOUND,
             "values": {"amount": data.get("amount")},
         }
-    escalation = escalation_open(
-        run=run,
-        reason=reason,
-        summary=summary or f"{step.name} stopped the case: Bound `{BOUND}` does not hold.",
-        step=step,
-        attempt=attempt,
-        detail=detail,
-        priority=priority,
-    )
+    with transaction.atomic():
+        escalation = run_hand_over(
+            run=run_lock(run=run),
+            reason=reason,
+            summary=summary or f"{step.name} stopped the case: Bound `{BOUND}` does not hold.",
+            step=step,
+            attempt=attempt,
+            detail=detail,
+            priority=priority,
+        )
     if overdue:
         Escalation.objects.filter(pk=escalation.pk).update(
             due_at=timezone.now() - timedelta(hours=1)

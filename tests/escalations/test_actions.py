@@ -292,7 +292,7 @@ def test_resolutions_that_need_a_note_or_minutes_say_so_next_to_the_field(
 @pytest.mark.parametrize(
     "resolution, data, run_status",
     [
-        ("skipped", {"note": "Checked by phone."}, Run.Status.COMPLETED),
+        ("skipped", {"note": "Checked by phone."}, Run.Status.COMPLETED_SKIPPED),
         ("done_by_hand", {"note": "Keyed into the ERP.", "minutes": "12.5"}, Run.Status.COMPLETED),
         ("cancelled", {"note": "Duplicate invoice."}, Run.Status.CANCELLED),
     ],

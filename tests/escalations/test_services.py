@@ -138,7 +138,7 @@ def test_skip_needs_a_reason_and_moves_to_the_next_step(escalated, drain):
     drain()
 
     run = Run.objects.get(pk=escalation.run_id)
-    assert run.status == Run.Status.COMPLETED and run.data["label"] == "X"
+    assert run.status == Run.Status.COMPLETED_SKIPPED and run.data["label"] == "X"
     assert run.events.filter(kind="step_skipped", actor=ana).exists()
 
 

@@ -11,8 +11,7 @@ from rq import SimpleWorker
 
 from apps.escalations.models import Escalation
 from apps.runs.models import Run, StepAttempt
-from apps.runs.services import reconcile, run_start
-from apps.runs.services.engine import _claim, _record_success
+from apps.runs.services import attempt_claim, attempt_record_success, reconcile, run_start
 from apps.workflows.actions import ActionResult
 from tests.factories import workflow_with_steps
 from tests.http_target import Reply
@@ -31,7 +30,7 @@ def a_case(**step):
 def claim_and_die(run: Run):
     """What a worker does before SIGKILL: claims the attempt and never records an outcome."""
     attempt = run.attempts.get(status=StepAttempt.Status.QUEUED)
-    claimed_attempt, _, token = _claim(attempt_id=attempt.pk, worker="host.4242", job_id="j")
+    claimed_attempt, _, token = attempt_claim(attempt_id=attempt.pk, worker="host.4242", job_id="j")
     StepAttempt.objects.filter(pk=attempt.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -64,7 +63,7 @@ def test_a_worker_presumed_dead_cannot_record_after_its_attempt_was_taken_back(d
     drain()
 
     # The "dead" worker wakes up and tries to record its own outcome: fenced out.
-    late = _record_success(
+    late = attempt_record_success(
         run_id=run.pk,
         attempt_id=attempt.pk,
         token=old_token,

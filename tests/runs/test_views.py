@@ -1,13 +1,12 @@
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
 from apps.escalations.models import Escalation
-from apps.escalations.services import escalation_open
 from apps.runs.models import Run, RunEvent, StepAttempt
-from apps.runs.services import run_start
+from apps.runs.services import run_hand_over, run_lock, run_start
 from tests.factories import TeamFactory, UserFactory, workflow_with_steps
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +146,12 @@ def test_run_list_filters_by_case_status_workflow_and_source(client, member, tea
     second = workflow_with_steps({"action": "rules.check"}, team=team, name="Vendor onboarding")
     start(workflow, "INV-100")
     escalated = start(workflow, "INV-200")
-    escalation_open(run=escalated, reason=Escalation.Reason.MANUAL_REVIEW, summary="Look at it.")
+    with transaction.atomic():
+        run_hand_over(
+            run=run_lock(run=escalated),
+            reason=Escalation.Reason.MANUAL_REVIEW,
+            summary="Look at it.",
+        )
     start(second, "VEN-1", source=Run.Source.CSV)
     client.force_login(member)
     url = reverse("runs:list")

@@ -35,9 +35,11 @@ def escalation_open(
     detail: dict[str, Any] | None = None,
     priority: int = Escalation.Priority.NORMAL,
 ) -> Escalation:
-    """Hand a run to a person: an open escalation for its team, the run escalated, an event.
+    """Put a case handed over by the engine in its team's inbox, with an event on its timeline.
 
-    The caller holds the run's row lock; the database refuses a second open escalation.
+    Called by the engine (``run_hand_over``) inside its transaction, which has already moved
+    the run to "with a person" and holds its lock; the database refuses a second open
+    escalation for one run.
     """
     now = timezone.now()
     team = run.workflow.team
@@ -57,8 +59,6 @@ def escalation_open(
             opened_at=now, sla_minutes=team.default_sla_minutes, priority=priority
         ),
     )
-    run.status = Run.Status.ESCALATED
-    run.save(update_fields=["status", "updated_at"])
     event_append(
         run=run,
         kind=RunEvent.Kind.ESCALATED,
@@ -69,3 +69,17 @@ def escalation_open(
         at=now,
     )
     return escalation
+
+
+class InboxHandover:
+    """The engine's hand-over to people, registered in ``EscalationsConfig.ready()``."""
+
+    def open(self, **kwargs) -> Escalation:
+        return escalation_open(**kwargs)
+
+    def runs_waiting_for_a_person(self, run_ids) -> set[int]:
+        return set(
+            Escalation.objects.open()
+            .filter(run_id__in=list(run_ids))
+            .values_list("run_id", flat=True)
+        )

@@ -16,10 +16,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.runs.models import Run, RunEvent, StepAttempt
-
-# The module, not its names: the engine imports this package to open escalations.
-from apps.runs.services import engine
+from apps.runs.models import RunEvent
+from apps.runs.services import (
+    case_data_diff,
+    run_cancel,
+    run_finish_by_hand,
+    run_lock,
+    run_resume,
+    run_retry_step,
+    run_skip_step,
+)
 from apps.runs.services.events import event_append
 
 from ..models import Escalation
@@ -69,11 +75,7 @@ def escalation_resolve(
 ) -> Escalation:
     """Resolve an open or claimed escalation; refused (EscalationConflict) if someone else
     holds it or it is already resolved; ValidationError names what is missing."""
-    run = (
-        Run.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("workflow__team", "version", "current_step")
-        .get(pk=escalation.run_id)
-    )
+    run = run_lock(run=escalation.run_id)
     current = (
         Escalation.objects.select_for_update(of=("self",))
         .select_related("team", "step", "assignee", "resolved_by")
@@ -108,8 +110,7 @@ def escalation_resolve(
             "human_minutes",
         ]
     )
-    run.human_minutes += spent
-    diff = _apply_changes(run=run, changes=changes or {}) if resolution == R.RESUMED else []
+    diff = case_data_diff(run=run, changes=changes or {}) if resolution == R.RESUMED else []
     event_append(
         run=run,
         kind=RunEvent.Kind.RESOLVED,
@@ -126,7 +127,15 @@ def escalation_resolve(
         },
         at=now,
     )
-    _hand_on(run=run, step=step, resolution=resolution, user=user, note=current.note, diff=diff)
+    _hand_on(
+        run=run,
+        step=step,
+        resolution=resolution,
+        user=user,
+        note=current.note,
+        changes=changes if resolution == R.RESUMED else None,
+        minutes=spent,
+    )
     return current
 
 
@@ -155,79 +164,15 @@ def _human_minutes(*, escalation: Escalation, resolution: str, minutes, now) -> 
     return min(held, Decimal(escalation.team.max_human_minutes)).quantize(Decimal("0.01"))
 
 
-def _apply_changes(*, run: Run, changes: dict[str, Any]) -> list[dict[str, Any]]:
-    bad = [name for name in changes if not str(name).isidentifier()]
-    if bad:
-        raise ValidationError({"data": f"Field names must be plain names: {', '.join(bad)}."})
-    diff = [
-        {"field": name, "old": run.data.get(name), "new": value}
-        for name, value in changes.items()
-        if run.data.get(name) != value or name not in run.data
-    ]
-    run.data = {**run.data, **changes}
-    return diff
-
-
-def _hand_on(*, run: Run, step, resolution: str, user, note: str, diff) -> None:
-    if resolution in (R.RESUMED, R.RETRIED):
-        run.status = Run.Status.RUNNING
-        run.current_step = step
-        run.save(update_fields=["status", "current_step", "data", "human_minutes", "updated_at"])
-        changed = ", ".join(f"{d['field']}: {d['old']!r} → {d['new']!r}" for d in diff)
-        event_append(
-            run=run,
-            kind=RunEvent.Kind.RESUMED,
-            actor=user,
-            step=step,
-            message=f"{step.name} runs again"
-            + (f" with {changed}" if changed else "")
-            + ", with a fresh set of attempts.",
-            detail={"diff": diff},
-        )
-        engine.attempt_create(run=run, step=step)
+def _hand_on(*, run, step, resolution: str, user, note: str, changes, minutes) -> None:
+    """Give the run back to the engine's front door with the person's decision."""
+    if resolution == R.RESUMED:
+        run_resume(run=run, step=step, user=user, changes=changes, human_minutes=minutes)
+    elif resolution == R.RETRIED:
+        run_retry_step(run=run, step=step, user=user, human_minutes=minutes)
     elif resolution == R.SKIPPED:
-        event_append(
-            run=run,
-            kind=RunEvent.Kind.STEP_SKIPPED,
-            actor=user,
-            step=step,
-            message=f"{step.name} skipped by {person(user)}: {note}",
-        )
-        run.save(update_fields=["human_minutes"])
-        engine.run_advance(run=run, after=step)
+        run_skip_step(run=run, step=step, user=user, note=note, human_minutes=minutes)
     elif resolution == R.DONE_BY_HAND:
-        _finish(
-            run=run,
-            status=Run.Status.COMPLETED,
-            kind=RunEvent.Kind.COMPLETED,
-            user=user,
-            message=f"Completed by hand by {person(user)}: {note}",
-        )
+        run_finish_by_hand(run=run, user=user, note=note, human_minutes=minutes)
     else:
-        run.attempts.filter(status=StepAttempt.Status.QUEUED).update(
-            status=StepAttempt.Status.CANCELLED
-        )
-        _finish(
-            run=run,
-            status=Run.Status.CANCELLED,
-            kind=RunEvent.Kind.CANCELLED,
-            user=user,
-            message=f"Cancelled by {person(user)}: {note}",
-        )
-
-
-def _finish(*, run: Run, status: str, kind: str, user, message: str) -> None:
-    run.status = status
-    run.current_step = None
-    run.finished_at = timezone.now()
-    run.save(
-        update_fields=[
-            "status",
-            "current_step",
-            "finished_at",
-            "data",
-            "human_minutes",
-            "updated_at",
-        ]
-    )
-    event_append(run=run, kind=kind, actor=user, message=message)
+        run_cancel(run=run, user=user, note=note, human_minutes=minutes)

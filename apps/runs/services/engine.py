@@ -21,8 +21,6 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.escalations.models import Escalation
-from apps.escalations.services.opening import escalation_open
 from apps.workflows.actions import (
     ActionContext,
     ActionError,
@@ -33,18 +31,26 @@ from apps.workflows.actions import (
 from apps.workflows.actions.expressions import check_bounds
 from apps.workflows.models import Step
 
-from ..models import Circuit, Run, RunEvent, StepAttempt
+from ..hooks import handover
+from ..models import Circuit, HandoverReason, Run, RunEvent, StepAttempt
 from .circuits import circuit_failure, circuit_gate, circuit_success, circuit_wait_until
 from .events import event_append
 from .leases import db_retry, lease_heartbeat, lease_until, new_lease_token, time_limit
 from .scheduling import attempt_schedule, backoff_delay, due_in
+from .transitions import run_move
 
 logger = logging.getLogger(__name__)
 
 
-def idempotency_key(*, run_id: int, step_key: str) -> str:
-    """Stable across every attempt of one step of one run, for the systems an action calls."""
-    return f"handoff-run-{run_id}-{step_key}"
+def idempotency_key(*, run_id: int, step_key: str, round_start: int = 1) -> str:
+    """The key the systems an action calls see, one per round of the retry policy.
+
+    Automatic retries and recoveries of a round reuse it (the other side must not do the work
+    twice); a person's resume or retry starts a round, and so a key, of its own: the request may
+    carry different data, which a strict API refuses under a key it has seen.
+    ``round_start`` is the number of the round's first attempt of the step.
+    """
+    return f"handoff-run-{run_id}-{step_key}-{round_start}"
 
 
 def attempt_create(
@@ -53,14 +59,21 @@ def attempt_create(
     """Queue the next attempt of ``step`` (inside the caller's transaction).
 
     ``after`` is the failed attempt it retries under the step's policy; without it a new round
-    of the policy starts (a first try, or a person's retry or resume).
+    of the policy starts (a first try, or a person's retry or resume), with a new idempotency key.
     """
-    last = run.attempts.filter(step=step).aggregate(n=Max("number"))["n"] or 0
+    number = (
+        after.number + 1
+        if after is not None
+        else (run.attempts.filter(step=step).aggregate(n=Max("number"))["n"] or 0) + 1
+    )
     attempt = StepAttempt.objects.create(
         run=run,
         step=step,
-        number=last + 1,
+        number=number,
         try_number=after.try_number + 1 if after else 1,
+        idempotency_key=after.idempotency_key
+        if after is not None
+        else idempotency_key(run_id=run.pk, step_key=step.key, round_start=number),
         due_at=due_in(delay_s),
         # Due now: handed to RQ at commit. Later: the scheduler hands it over when due.
         enqueued_at=timezone.now() if delay_s <= 0 else None,
@@ -72,7 +85,7 @@ def attempt_create(
 def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> str:
     """Run one attempt. Returns what happened, for the job's result and the logs."""
     claimed = db_retry(
-        lambda: _claim(attempt_id=attempt_id, worker=worker, job_id=job_id),
+        lambda: attempt_claim(attempt_id=attempt_id, worker=worker, job_id=job_id),
         what=f"claiming attempt {attempt_id}",
     )
     if isinstance(claimed, str):
@@ -84,7 +97,8 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
         run_id=attempt.run_id,
         step_key=step.key,
         attempt_number=attempt.number,
-        idempotency_key=idempotency_key(run_id=attempt.run_id, step_key=step.key),
+        idempotency_key=attempt.idempotency_key
+        or idempotency_key(run_id=attempt.run_id, step_key=step.key),
         data=data,
         config=step.config,
         timeout_s=step.timeout_s,
@@ -109,7 +123,7 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
             raise
         else:
             outcome = db_retry(
-                lambda: _record_success(**ids, result=result),
+                lambda: attempt_record_success(**ids, result=result),
                 what=f"recording attempt {attempt_id}",
             )
     if target:
@@ -117,7 +131,7 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
     return outcome
 
 
-def _claim(
+def attempt_claim(
     *, attempt_id: int, worker: str, job_id: str
 ) -> tuple[StepAttempt, dict, uuid.UUID] | str:
     now = timezone.now()
@@ -134,6 +148,13 @@ def _claim(
             )
             return "duplicate"
         run = attempt.run
+        if run.status not in Run.ACTIVE:
+            # Cancelled or finished while the job waited: the attempt has nothing to do.
+            StepAttempt.objects.filter(pk=attempt_id, status=StepAttempt.Status.QUEUED).update(
+                status=StepAttempt.Status.CANCELLED, finished_at=now
+            )
+            logger.info("Run %s is %s: attempt %s cancelled", run.pk, run.status, attempt_id)
+            return "run_not_active"
         target = registry.target_of(attempt.step.action, attempt.step.config)
         if target and (circuit := circuit_gate(target=target)):
             return _park(attempt=attempt, circuit=circuit)
@@ -153,9 +174,7 @@ def _claim(
         )
         if not claimed:
             return "duplicate"
-        Run.objects.filter(pk=run.pk).update(
-            status=Run.Status.RUNNING, current_step=attempt.step, updated_at=now
-        )
+        run_move(run=run, to=Run.Status.RUNNING, current_step=attempt.step)
         event_append(
             run=run,
             kind=RunEvent.Kind.STEP_STARTED,
@@ -177,9 +196,7 @@ def _park(*, attempt: StepAttempt, circuit: Circuit) -> str:
         due_at=wake, enqueued_at=None, parked_on=circuit.target
     )
     if first_time:
-        Run.objects.filter(pk=attempt.run_id, status__in=Run.ACTIVE).update(
-            status=Run.Status.WAITING_RETRY, updated_at=timezone.now()
-        )
+        run_move(run=attempt.run, to=Run.Status.WAITING_RETRY)
         event_append(
             run=attempt.run,
             kind=RunEvent.Kind.PARKED,
@@ -262,7 +279,9 @@ def lock_running(
     return run, attempt
 
 
-def _record_success(*, run_id: int, attempt_id: int, token: uuid.UUID, result: ActionResult) -> str:
+def attempt_record_success(
+    *, run_id: int, attempt_id: int, token: uuid.UUID, result: ActionResult
+) -> str:
     now = timezone.now()
     with transaction.atomic():
         locked = lock_running(run_id=run_id, attempt_id=attempt_id, token=token)
@@ -291,19 +310,30 @@ def _record_success(*, run_id: int, attempt_id: int, token: uuid.UUID, result: A
         return run_advance(run=run, after=attempt.step)
 
 
-def run_advance(*, run: Run, after: Step) -> str:
-    """Queue the step after ``after``, or complete the run. The caller holds the run's lock."""
+def run_advance(*, run: Run, after: Step, **fields: Any) -> str:
+    """Queue the step after ``after``, or complete the run, writing ``fields`` (such as its
+    data) in the same move. The caller holds the run's lock."""
     following = run.version.steps.filter(position__gt=after.position).order_by("position").first()
     if following is None:
-        run.status = Run.Status.COMPLETED
-        run.current_step = None
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "current_step", "finished_at", "data", "updated_at"])
-        event_append(run=run, kind=RunEvent.Kind.COMPLETED, message="All steps done.")
+        skipped = run.events.filter(kind=RunEvent.Kind.STEP_SKIPPED).exists()
+        run_move(
+            run=run,
+            to=Run.Status.COMPLETED_SKIPPED if skipped else Run.Status.COMPLETED,
+            current_step=None,
+            finished_at=timezone.now(),
+            data=run.data,
+            **fields,
+        )
+        event_append(
+            run=run,
+            kind=RunEvent.Kind.COMPLETED,
+            message="All steps done, with skipped steps: check what they would have done."
+            if skipped
+            else "All steps done.",
+            detail={"skipped_steps": skipped},
+        )
         return "completed"
-    run.status = Run.Status.RUNNING
-    run.current_step = following
-    run.save(update_fields=["status", "current_step", "data", "updated_at"])
+    run_move(run=run, to=Run.Status.RUNNING, current_step=following, data=run.data, **fields)
     attempt_create(run=run, step=following)
     return "advanced"
 
@@ -369,8 +399,7 @@ def fail_locked(*, run: Run, attempt: StepAttempt, error: ActionError, trace: st
     reason, summary = _escalation_reason(
         step=step, attempt=attempt, error=error, retryable=retryable
     )
-    run.save(update_fields=["data", "updated_at"])
-    escalation_open(
+    run_hand_over(
         run=run,
         reason=reason,
         summary=summary,
@@ -379,6 +408,25 @@ def fail_locked(*, run: Run, attempt: StepAttempt, error: ActionError, trace: st
         detail={"kind": error.kind, "code": error.code, **_jsonable(error.detail)},
     )
     return "escalated"
+
+
+def run_hand_over(
+    *,
+    run: Run,
+    reason: str,
+    summary: str,
+    step: Step | None = None,
+    attempt: StepAttempt | None = None,
+    detail: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Any:
+    """Hand a run to a person: the run waits with a person, and the registered hand-over (the
+    inbox) gets the case, in the caller's transaction. The caller holds the run's lock.
+    Returns what the hand-over made (an escalation); ``extra`` goes to it (a priority)."""
+    run_move(run=run, to=Run.Status.ESCALATED, data=run.data)
+    return handover().open(
+        run=run, reason=reason, summary=summary, step=step, attempt=attempt, detail=detail, **extra
+    )
 
 
 def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> str:
@@ -391,8 +439,7 @@ def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> st
         jitter=step.jitter,
         retry_after_s=error.retry_after,
     )
-    run.status = Run.Status.WAITING_RETRY
-    run.save(update_fields=["status", "updated_at"])
+    run_move(run=run, to=Run.Status.WAITING_RETRY)
     following = attempt_create(run=run, step=step, delay_s=delay, after=attempt)
     why = (
         f"the other side asked to wait {error.retry_after:g} s"
@@ -418,7 +465,7 @@ def _schedule_retry(*, run: Run, attempt: StepAttempt, error: ActionError) -> st
 def _escalation_reason(
     *, step: Step, attempt: StepAttempt, error: ActionError, retryable: bool
 ) -> tuple[str, str]:
-    R = Escalation.Reason
+    R = HandoverReason
     if error.kind == "out_of_bounds":
         return R.OUT_OF_BOUNDS, f"{step.name} stopped the case: {error.message}"
     if error.kind == "manual_review":

@@ -7,7 +7,9 @@ It looks for three things:
 - queued attempts that were handed to RQ but whose job is gone (Redis flushed or restarted
   empty, a failed enqueue, a job that failed outside the engine): enqueue them again;
 - active runs with nothing queued or running (which the engine's transactions should make
-  impossible): hand them to a person rather than leave them silent.
+  impossible): hand them to a person rather than leave them silent;
+- runs "with a person" that no person has (their escalation was resolved or deleted behind the
+  engine's back): hand them to a person again.
 Each finding appends a ``recovered`` event to the run saying what was found and what was done.
 """
 
@@ -23,12 +25,12 @@ from django.utils import timezone
 from rq.job import Job
 from rq.utils import str_to_date
 
-from apps.escalations.models import Escalation
-from apps.escalations.services.opening import escalation_open
 from apps.workflows.actions import PermanentError
 
-from ..models import Run, RunEvent, StepAttempt
-from .engine import fail_locked, lock_running
+from ..hooks import handover
+from ..models import HandoverReason, Run, RunEvent, StepAttempt
+from .cases import run_lock
+from .engine import fail_locked, lock_running, run_hand_over
 from .events import event_append
 from .scheduling import attempt_schedule, enqueue_attempt, job_id_for, queue
 
@@ -42,13 +44,16 @@ class ReconcileReport:
     attempts_given_up: int = 0
     jobs_requeued: int = 0
     runs_escalated: int = 0
+    handovers_reopened: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.leases_recovered} attempt(s) taken back from dead workers, "
             f"{self.attempts_given_up} given to a person after repeated worker deaths, "
             f"{self.jobs_requeued} lost job(s) enqueued again, "
-            f"{self.runs_escalated} stuck run(s) handed to a person"
+            f"{self.runs_escalated} stuck run(s) handed to a person, "
+            f"{self.handovers_reopened} run(s) with a person but no open escalation handed over "
+            "again"
         )
 
     @property
@@ -62,6 +67,7 @@ def reconcile(*, now: datetime | None = None, limit: int = 1000) -> ReconcileRep
     _recover_expired_leases(now=now, limit=limit, report=report)
     _requeue_lost_jobs(now=now, limit=limit, report=report)
     _escalate_stuck_runs(now=now, limit=limit, report=report)
+    _reopen_lost_handovers(now=now, limit=limit, report=report)
     return report
 
 
@@ -197,11 +203,7 @@ def _escalate_stuck_runs(*, now: datetime, limit: int, report: ReconcileReport) 
     )
     for run_id in stuck:
         with transaction.atomic():
-            run = (
-                Run.objects.select_for_update(no_key=True, of=("self",))
-                .select_related("workflow__team")
-                .get(pk=run_id)
-            )
+            run = run_lock(run=run_id)
             if run.status not in Run.ACTIVE or run.attempts.filter(status__in=pending).exists():
                 continue
             event_append(
@@ -211,11 +213,46 @@ def _escalate_stuck_runs(*, now: datetime, limit: int, report: ReconcileReport) 
                 "queued or running; it was handed to a person.",
                 detail={"found": "stuck_run", "status": run.status},
             )
-            escalation_open(
+            run_hand_over(
                 run=run,
-                reason=Escalation.Reason.MANUAL_REVIEW,
+                reason=HandoverReason.MANUAL_REVIEW,
                 summary="Handoff lost track of this case: no step was queued or running. "
                 "Check the timeline, then resume it or finish it by hand.",
                 step=run.current_step,
             )
             report.runs_escalated += 1
+
+
+def _reopen_lost_handovers(*, now: datetime, limit: int, report: ReconcileReport) -> None:
+    """A run "with a person" whose escalation is resolved (an edit behind the services' back)
+    would wait for ever: nobody sees it. Put it in front of a person again."""
+    stale = now - timedelta(seconds=max(60.0, settings.HANDOFF_REQUEUE_AFTER * 2))
+    escalated = list(
+        Run.objects.filter(status=Run.Status.ESCALATED, updated_at__lt=stale).values_list(
+            "pk", flat=True
+        )[:limit]
+    )
+    if not escalated:
+        return
+    lost = set(escalated) - handover().runs_waiting_for_a_person(escalated)
+    for run_id in sorted(lost):
+        with transaction.atomic():
+            run = run_lock(run=run_id)
+            if run.status != Run.Status.ESCALATED or handover().runs_waiting_for_a_person([run_id]):
+                continue
+            event_append(
+                run=run,
+                kind=RunEvent.Kind.RECOVERED,
+                message="The run was with a person but had no open escalation (it was closed "
+                "without going through the inbox); it was handed to a person again.",
+                detail={"found": "lost_handover"},
+            )
+            run_hand_over(
+                run=run,
+                reason=HandoverReason.MANUAL_REVIEW,
+                summary="This case waits for a person, but its escalation was closed without "
+                "a decision (for example edited in admin). Check the timeline, then resume it, "
+                "finish it by hand or cancel it.",
+                step=run.current_step,
+            )
+            report.handovers_reopened += 1

@@ -1,0 +1,150 @@
+"""What a person does to a case, through the engine: resume (after editing its data), retry a
+step, skip a step, finish it by hand, cancel it.
+
+Each service locks the run (re-entrant inside a caller's transaction that already holds it),
+moves it through ``transitions`` and appends the timeline. Who may do it is checked by the
+caller's service (the inbox's resolve, admin's actions) before it calls in here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.workflows.models import Step
+
+from ..models import Run, RunEvent, StepAttempt
+from .engine import attempt_create, run_advance
+from .events import event_append
+from .transitions import run_move
+
+
+def person(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else "the system"
+
+
+def run_lock(*, run: Run | int) -> Run:
+    """The run, locked for the rest of the transaction (the engine's lock order: run first)."""
+    return (
+        Run.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("workflow__team", "version", "current_step")
+        .get(pk=run.pk if isinstance(run, Run) else run)
+    )
+
+
+def case_data_diff(*, run: Run, changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields ``changes`` would change in the run's data, as old → new."""
+    bad = [name for name in changes if not str(name).isidentifier()]
+    if bad:
+        raise ValidationError({"data": f"Field names must be plain names: {', '.join(bad)}."})
+    return [
+        {"field": name, "old": run.data.get(name), "new": value}
+        for name, value in changes.items()
+        if run.data.get(name) != value or name not in run.data
+    ]
+
+
+def _minutes(human_minutes: Decimal | int) -> dict[str, Any]:
+    return {"human_minutes": F("human_minutes") + human_minutes} if human_minutes else {}
+
+
+@transaction.atomic
+def run_resume(
+    *,
+    run: Run | int,
+    step: Step,
+    user,
+    changes: dict[str, Any] | None = None,
+    human_minutes: Decimal | int = 0,
+) -> StepAttempt:
+    """Run ``step`` again on a fresh round of its retry policy (and a new idempotency key),
+    after applying ``changes`` to the case data. Without changes it is a person's retry."""
+    run = run_lock(run=run)
+    diff = case_data_diff(run=run, changes=changes or {})
+    data = {**run.data, **(changes or {})}
+    run_move(
+        run=run, to=Run.Status.RUNNING, current_step=step, data=data, **_minutes(human_minutes)
+    )
+    attempt = attempt_create(run=run, step=step)
+    changed = ", ".join(f"{d['field']}: {d['old']!r} → {d['new']!r}" for d in diff)
+    event_append(
+        run=run,
+        kind=RunEvent.Kind.RESUMED,
+        actor=user,
+        step=step,
+        attempt=attempt,
+        message=f"{step.name} runs again"
+        + (f" with {changed}" if changed else "")
+        + ", with a fresh set of attempts under a new idempotency key "
+        + f"({attempt.idempotency_key}).",
+        detail={"diff": diff, "idempotency_key": attempt.idempotency_key},
+    )
+    return attempt
+
+
+def run_retry_step(
+    *, run: Run | int, step: Step, user, human_minutes: Decimal | int = 0
+) -> StepAttempt:
+    """A person's retry: the step again, as it is, on a fresh round."""
+    return run_resume(run=run, step=step, user=user, human_minutes=human_minutes)
+
+
+@transaction.atomic
+def run_skip_step(
+    *, run: Run | int, step: Step, user, note: str, human_minutes: Decimal | int = 0
+) -> str:
+    """Carry on after ``step`` without it; the run ends "completed with skipped steps"."""
+    run = run_lock(run=run)
+    event_append(
+        run=run,
+        kind=RunEvent.Kind.STEP_SKIPPED,
+        actor=user,
+        step=step,
+        message=f"{step.name} skipped by {person(user)}: {note}",
+    )
+    return run_advance(run=run, after=step, **_minutes(human_minutes))
+
+
+@transaction.atomic
+def run_finish_by_hand(*, run: Run | int, user, note: str, human_minutes: Decimal | int = 0) -> Run:
+    run = run_lock(run=run)
+    _finish(
+        run=run,
+        to=Run.Status.COMPLETED,
+        kind=RunEvent.Kind.COMPLETED,
+        user=user,
+        message=f"Completed by hand by {person(user)}: {note}",
+        human_minutes=human_minutes,
+    )
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, run: Run | int, user, note: str, human_minutes: Decimal | int = 0) -> Run:
+    """Cancel the case. An attempt queued or running is cancelled too, which fences its worker
+    out: whatever it finds, it cannot record it."""
+    run = run_lock(run=run)
+    run.attempts.filter(status__in=[StepAttempt.Status.QUEUED, StepAttempt.Status.RUNNING]).update(
+        status=StepAttempt.Status.CANCELLED, lease_token=None, finished_at=timezone.now()
+    )
+    _finish(
+        run=run,
+        to=Run.Status.CANCELLED,
+        kind=RunEvent.Kind.CANCELLED,
+        user=user,
+        message=f"Cancelled by {person(user)}: {note}",
+        human_minutes=human_minutes,
+    )
+    return run
+
+
+def _finish(*, run: Run, to: str, kind: str, user, message: str, human_minutes) -> None:
+    run_move(
+        run=run, to=to, current_step=None, finished_at=timezone.now(), **_minutes(human_minutes)
+    )
+    event_append(run=run, kind=kind, actor=user, message=message)
