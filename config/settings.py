@@ -122,6 +122,16 @@ RQ_QUEUES = {
 }
 # Handoff enqueues inside transaction.on_commit itself, so django-rq must enqueue at once.
 RQ = {"COMMIT_MODE": "auto"}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # The demo ERP's memory (idempotency records, flaky calls), shared by every web process.
+    "demo_erp": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "handoff-demo-erp",
+        "TIMEOUT": 24 * 3600,
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,6 +1,11 @@
 from django.contrib import admin
 
+from apps.accounts.admin_actions import ask_note_then
+
 from .models import Run, RunEvent, StepAttempt
+from .services import IllegalTransition, run_cancel
+
+NO_SAVE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -27,26 +32,43 @@ class EventInline(ReadOnlyInline):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
+    """Runs are read here and changed only through the engine's services: a form that saved a
+    run would write back its case data as it was when the page opened, over a worker's."""
+
     list_display = ["external_id", "workflow", "status", "current_step", "source", "created_at"]
     list_filter = ["status", "workflow", "source"]
     search_fields = ["external_id"]
     list_select_related = ["workflow", "current_step"]
-    readonly_fields = [
-        "workflow",
-        "version",
-        "external_id",
-        "status",
-        "current_step",
-        "source",
-        "created_at",
-        "updated_at",
-        "finished_at",
-    ]
     inlines = [AttemptInline, EventInline]
+    actions = ["cancel"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Nothing on the page is editable: no save buttons that would pretend otherwise.
+        extra_context = {**(extra_context or {}), **NO_SAVE}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         # Cases enter through intake (API, CSV, the run form), which starts the engine.
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A deleted run loses its timeline; cancel it instead.
+        return False
+
+    @admin.action(description="Cancel the selected cases", permissions=["change"])
+    def cancel(self, request, queryset):
+        return ask_note_then(
+            self,
+            request,
+            queryset.select_related("workflow"),
+            title="Cancel cases",
+            button="Cancel these cases",
+            apply=lambda run, note: run_cancel(run=run, user=request.user, note=note),
+            refused=(IllegalTransition,),
+        )
 
 
 @admin.register(StepAttempt)

@@ -6,7 +6,6 @@ import time
 from django.utils import timezone
 
 from apps.runs.models import Run, RunEvent, StepAttempt
-from apps.runs.services import idempotency_key
 from tests.chaos.cases import book_step, http_step, start_case
 from tests.chaos.checks import assert_every_case_settled
 from tests.factories import workflow_with_steps
@@ -66,7 +65,8 @@ def test_sigkill_mid_step(chaos, http_target):
     assert recovered.detail["worker"] == first.name
     assert recovered.attempt_id == attempt.pk
     keys = [r.headers["Idempotency-Key"] for r in http_target.received]
-    assert keys == [idempotency_key(run_id=run.pk, step_key="post")] * 2
+    assert keys == [attempt.idempotency_key] * 2
+    assert attempt.idempotency_key.startswith(f"handoff-run-{run.pk}-post-1-")
     assert recovery_s < 60
     assert_every_case_settled()
 

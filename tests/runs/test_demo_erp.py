@@ -60,6 +60,37 @@ def test_same_idempotency_key_answers_the_same_id(client):
     assert other != first
 
 
+def test_same_key_and_body_replays_the_first_answer_even_a_refusal(client):
+    key = f"strict-{uuid.uuid4()}"
+
+    first = post(client, invoice(amount=-3), key=key)
+    again = post(client, invoice(amount=-3), key=key)
+
+    assert first.status_code == again.status_code == 422
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_same_key_with_a_different_body_is_refused_like_a_strict_api(client):
+    key = f"strict-{uuid.uuid4()}"
+    assert post(client, invoice(amount=-3), key=key).status_code == 422
+
+    response = post(client, invoice(amount=30), key=key)
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": f"Idempotency-Key {key} was already used with a different request body. "
+        "Use a new key for a different request."
+    }
+
+
+def test_a_busy_answer_is_not_kept_so_a_retry_under_the_same_key_books(client):
+    key = f"strict-{uuid.uuid4()}"
+
+    assert post(client, invoice(scenario="unavailable"), key=key).status_code == 503
+    assert post(client, invoice(), key=key).status_code == 201
+
+
 def test_reject_scenario_answers_422_with_an_error(client):
     response = post(client, invoice(scenario="reject"))
 

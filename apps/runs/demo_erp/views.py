@@ -4,6 +4,11 @@ Workers call it, not people, so its views need no login and no CSRF token. How o
 is read from the environment at request time (so a running demo can be made worse or better
 without a restart); a ``scenario`` field in the body forces one outcome, so the demo can
 guarantee every kind of failure.
+
+It honours ``Idempotency-Key`` like a strict API (Stripe's rules, the IETF draft): the first
+final answer for a key is kept; the same key with the same body gets that answer again, the same
+key with a different body is refused with 422. "Busy" answers are not kept: they are worth
+retrying.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -35,6 +40,14 @@ REJECTIONS = (
     "Duplicate invoice: this vendor already has an invoice with this number.",
 )
 FLAKY_CACHE_TTL_S = 24 * 3600
+KEY_REUSED = (
+    "Idempotency-Key {key} was already used with a different request body. Use a new key for "
+    "a different request."
+)
+
+
+def _memory():
+    return caches["demo_erp"]
 
 
 class Misconfigured(Exception):
@@ -108,6 +121,28 @@ def invoice_create(request: HttpRequest) -> JsonResponse:
     except Misconfigured as exc:
         return _error(500, str(exc))
     key = request.headers.get("Idempotency-Key", "")
+    digest = hashlib.sha256(request.body).hexdigest()
+    if key and (kept := _memory().get(f"demo-erp:key:{key}")) is not None:
+        if kept["digest"] != digest:
+            return _error(422, KEY_REUSED.format(key=key))
+        response = JsonResponse(kept["body"], status=kept["status"])
+        response["Idempotent-Replayed"] = "true"
+        return response
+    response = _book(invoice=invoice, scenario=scenario, rates=rates, key=key)
+    if key and response.status_code != 503:
+        # add, not set: of two racing first requests, the first answer kept wins.
+        _memory().add(
+            f"demo-erp:key:{key}",
+            {
+                "digest": digest,
+                "status": response.status_code,
+                "body": json.loads(response.content),
+            },
+        )
+    return response
+
+
+def _book(*, invoice: dict, scenario: str | None, rates: dict, key: str) -> JsonResponse:
     rolled = scenario is None
 
     if scenario == "slow" or (rolled and random.random() < rates["HANDOFF_DEMO_ERP_SLOW_RATE"]):
@@ -117,9 +152,7 @@ def invoice_create(request: HttpRequest) -> JsonResponse:
     ):
         return _unavailable()
     # Busy on the first call for a key, fine on the next: a retry that works, every time.
-    # The memory is the process's cache, so a web server with several processes may say busy
-    # once per process; the step's retries outlast that.
-    if scenario == "flaky" and cache.add(
+    if scenario == "flaky" and _memory().add(
         f"demo-erp:flaky:{key or invoice.get('invoice_number')}", True, FLAKY_CACHE_TTL_S
     ):
         return _unavailable()

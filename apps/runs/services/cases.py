@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from apps.workflows.models import Step
 
+from ..hooks import handover
 from ..models import Run, RunEvent, StepAttempt
 from .engine import attempt_create, run_advance
 from .events import event_append
-from .transitions import run_move
+from .transitions import IllegalTransition, run_move
 
 
 def person(user) -> str:
@@ -35,6 +36,18 @@ def run_lock(*, run: Run | int) -> Run:
         .select_related("workflow__team", "version", "current_step")
         .get(pk=run.pk if isinstance(run, Run) else run)
     )
+
+
+def _lock_for_a_person(run: Run | int) -> Run:
+    """Lock the run for a person's decision. A run whose hand-over is still open is decided in
+    the inbox (which closes the hand-over first), never around it: that would leave an open
+    escalation on a case that moved on."""
+    run = run_lock(run=run)
+    if run.status == Run.Status.ESCALATED and handover().runs_waiting_for_a_person([run.pk]):
+        raise IllegalTransition(
+            "This case is with a person: decide it from its escalation in the inbox."
+        )
+    return run
 
 
 def case_data_diff(*, run: Run, changes: dict[str, Any]) -> list[dict[str, Any]]:
@@ -64,7 +77,7 @@ def run_resume(
 ) -> StepAttempt:
     """Run ``step`` again on a fresh round of its retry policy (and a new idempotency key),
     after applying ``changes`` to the case data. Without changes it is a person's retry."""
-    run = run_lock(run=run)
+    run = _lock_for_a_person(run)
     diff = case_data_diff(run=run, changes=changes or {})
     data = {**run.data, **(changes or {})}
     run_move(
@@ -99,7 +112,7 @@ def run_skip_step(
     *, run: Run | int, step: Step, user, note: str, human_minutes: Decimal | int = 0
 ) -> str:
     """Carry on after ``step`` without it; the run ends "completed with skipped steps"."""
-    run = run_lock(run=run)
+    run = _lock_for_a_person(run)
     event_append(
         run=run,
         kind=RunEvent.Kind.STEP_SKIPPED,
@@ -112,7 +125,7 @@ def run_skip_step(
 
 @transaction.atomic
 def run_finish_by_hand(*, run: Run | int, user, note: str, human_minutes: Decimal | int = 0) -> Run:
-    run = run_lock(run=run)
+    run = _lock_for_a_person(run)
     _finish(
         run=run,
         to=Run.Status.COMPLETED,
@@ -128,7 +141,7 @@ def run_finish_by_hand(*, run: Run | int, user, note: str, human_minutes: Decima
 def run_cancel(*, run: Run | int, user, note: str, human_minutes: Decimal | int = 0) -> Run:
     """Cancel the case. An attempt queued or running is cancelled too, which fences its worker
     out: whatever it finds, it cannot record it."""
-    run = run_lock(run=run)
+    run = _lock_for_a_person(run)
     run.attempts.filter(status__in=[StepAttempt.Status.QUEUED, StepAttempt.Status.RUNNING]).update(
         status=StepAttempt.Status.CANCELLED, lease_token=None, finished_at=timezone.now()
     )

@@ -42,15 +42,16 @@ from .transitions import run_move
 logger = logging.getLogger(__name__)
 
 
-def idempotency_key(*, run_id: int, step_key: str, round_start: int = 1) -> str:
-    """The key the systems an action calls see, one per round of the retry policy.
+def idempotency_key(*, run_id: int, step_key: str, round_start: int) -> str:
+    """A new key for the systems an action calls, one per round of the retry policy.
 
-    Automatic retries and recoveries of a round reuse it (the other side must not do the work
-    twice); a person's resume or retry starts a round, and so a key, of its own: the request may
-    carry different data, which a strict API refuses under a key it has seen.
-    ``round_start`` is the number of the round's first attempt of the step.
+    Automatic retries and recoveries of a round reuse it (stored on the attempt), so the other
+    side does not do the work twice; a person's resume or retry starts a round, and so a key, of
+    its own: the request may carry different data, which a strict API refuses under a key it has
+    seen. ``round_start`` is the number of the round's first attempt of the step; the random
+    tail keeps a database that was reset from sending keys the other side already knows.
     """
-    return f"handoff-run-{run_id}-{step_key}-{round_start}"
+    return f"handoff-run-{run_id}-{step_key}-{round_start}-{uuid.uuid4().hex[:8]}"
 
 
 def attempt_create(
@@ -97,8 +98,7 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
         run_id=attempt.run_id,
         step_key=step.key,
         attempt_number=attempt.number,
-        idempotency_key=attempt.idempotency_key
-        or idempotency_key(run_id=attempt.run_id, step_key=step.key),
+        idempotency_key=attempt.idempotency_key,
         data=data,
         config=step.config,
         timeout_s=step.timeout_s,
