@@ -253,3 +253,43 @@ def test_an_operator_of_another_team_cannot_use_admin_to_cancel(client, workflow
     )
 
     assert Run.objects.get(pk=run.pk).status == S.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_skipped_a_step_says_so_on_its_page_in_the_list_filter_and_the_api(
+    drain, http_target, client
+):
+    from apps.workflows.services import intake_token_create
+    from tests.http_target import Reply
+
+    http_target.default = Reply(400, {"error": "bad"})
+    workflow = workflow_with_steps(
+        {
+            "key": "post",
+            "action": "http.request",
+            "on_failure": "skip",
+            "config": {"method": "POST", "url": f"{http_target.url}/x", "body": {}},
+        },
+        {"key": "after", "action": "data.set", "config": {"set": {"done": "True"}}},
+    )
+    skipped = new_run(workflow, "SKIP-1")
+    plain = workflow_with_steps({"action": "data.set", "config": {"set": {"done": "True"}}})
+    clean = new_run(plain, "CLEAN-1")
+    drain()
+    member = UserFactory(team=workflow.team)
+    plain.team.members.add(member)
+    client.force_login(member)
+
+    page = client.get(skipped.get_absolute_url()).content.decode()
+    listed = client.get(reverse("runs:list"), {"status": "completed_skipped"}).content.decode()
+    token = intake_token_create(workflow=workflow)[1]
+    api = client.get(
+        f"/api/v1/runs/{skipped.pk}", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+
+    assert '<span class="badge badge--completed_skipped">Completed with skipped steps</span>' in (
+        page
+    )
+    assert "SKIP-1" in listed and "CLEAN-1" not in listed
+    assert api["status"] == "completed_skipped"
+    assert Run.objects.get(pk=clean.pk).status == S.COMPLETED
