@@ -156,9 +156,9 @@ def _requeue_batch(*, batch: list, now: datetime, report: ReconcileReport) -> No
     try:
         jobs = Job.fetch_many(job_ids, connection=connection)
     except NoSuchJobError:
-        # One hash RQ cannot read (a worker wrote a status to a job Redis had already lost)
-        # fails the whole batch, and would every pass: read one by one, and count such a job
-        # as lost.
+        # One hash RQ cannot read (a worker's heartbeat or status written to a job Redis had
+        # already lost) fails the whole batch, and would every pass: read one by one, and
+        # count such a job as lost.
         jobs = []
         for job_id in job_ids:
             try:
