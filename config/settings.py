@@ -193,6 +193,14 @@ HANDOFF_SCHEDULER_INTERVAL = _read("HANDOFF_SCHEDULER_INTERVAL", env.float, 1.0)
 # is noticed when its lease runs out, and its attempt recovered at the next reconcile pass.
 HANDOFF_LEASE_SECONDS = _read("HANDOFF_LEASE_SECONDS", env.float, 30.0)
 HANDOFF_HEARTBEAT_SECONDS = _read("HANDOFF_HEARTBEAT_SECONDS", env.float, 10.0)
+# A lease must survive one missed or late renewal: with a heartbeat at half the lease or more,
+# one slow UPDATE lets it run out and the reconciler takes a healthy worker's attempt back.
+if HANDOFF_HEARTBEAT_SECONDS >= HANDOFF_LEASE_SECONDS / 2:
+    raise ImproperlyConfigured(
+        f"HANDOFF_HEARTBEAT_SECONDS ({HANDOFF_HEARTBEAT_SECONDS:g}) must be under half of "
+        f"HANDOFF_LEASE_SECONDS ({HANDOFF_LEASE_SECONDS:g}), so that a lease survives a missed "
+        "renewal."
+    )
 HANDOFF_RECONCILE_INTERVAL = _read("HANDOFF_RECONCILE_INTERVAL", env.float, 5.0)
 # A queued attempt whose job is missing from Redis this long is enqueued again.
 HANDOFF_REQUEUE_AFTER = _read("HANDOFF_REQUEUE_AFTER", env.float, 15.0)
@@ -202,6 +210,14 @@ HANDOFF_MAX_RECOVERIES = _read("HANDOFF_MAX_RECOVERIES", env.int, 3)
 HANDOFF_DB_RETRY_SECONDS = _read("HANDOFF_DB_RETRY_SECONDS", env.float, 60.0)
 HANDOFF_CIRCUIT_THRESHOLD = _read("HANDOFF_CIRCUIT_THRESHOLD", env.int, 5)
 HANDOFF_CIRCUIT_COOLDOWN = _read("HANDOFF_CIRCUIT_COOLDOWN", env.float, 30.0)
+# A closed circuit lets its parked attempts go this many at a time, this many seconds apart, so
+# a target that just recovered is not hit by all of them at once.
+HANDOFF_CIRCUIT_RELEASE_BATCH = _read("HANDOFF_CIRCUIT_RELEASE_BATCH", env.int, 20)
+HANDOFF_CIRCUIT_RELEASE_INTERVAL = _read("HANDOFF_CIRCUIT_RELEASE_INTERVAL", env.float, 1.0)
+if HANDOFF_CIRCUIT_RELEASE_BATCH < 1:
+    raise ImproperlyConfigured(
+        f"HANDOFF_CIRCUIT_RELEASE_BATCH ({HANDOFF_CIRCUIT_RELEASE_BATCH}) must be at least 1."
+    )
 
 SENTRY_DSN = _read("SENTRY_DSN", env.str, "")
 if SENTRY_DSN:

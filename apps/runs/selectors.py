@@ -65,6 +65,8 @@ STEP_STATE_LABELS = {
     "skipped": "Skipped",
     "cancelled": "Cancelled",
 }
+# Only a person starts a new round of a step's attempts (escalation retry or resume).
+REQUEUED_LABEL = "Queued again by a person"
 
 
 def run_detail(*, user, pk: int) -> RunDetail:
@@ -113,15 +115,18 @@ def _step_states(
             and (run.status == Run.Status.ESCALATED)
         ):
             state = "escalated"
-        elif last.status == StepAttempt.Status.QUEUED and last.number > 1:
+        elif last.status == StepAttempt.Status.QUEUED and last.try_number > 1:
+            # Only the policy's own retries wait; a person's retry or resume starts a new round
+            # (try_number 1) and is simply queued.
             state = "waiting_retry"
         else:
             state = last.status
+        requeued = state == "queued" and last.number > 1
         states.append(
             StepState(
                 step=step,
                 state=state,
-                label=STEP_STATE_LABELS[state],
+                label=REQUEUED_LABEL if requeued else STEP_STATE_LABELS[state],
                 attempts=counts.get(step.pk, 0),
                 is_current=is_current,
             )

@@ -1,10 +1,14 @@
 """The circuit breaker, in process with a real worker and a real HTTP target."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from apps.runs.models import Circuit, Run, StepAttempt
 from apps.runs.services import run_start
+from apps.runs.services.circuits import circuit_success
 from tests.factories import workflow_with_steps
 from tests.http_target import Reply
 
@@ -58,3 +62,24 @@ def test_a_permanent_refusal_shows_the_target_is_up_and_resets_the_count(drain, 
         drain()
 
     assert Circuit.objects.get().state == Circuit.State.CLOSED
+
+
+@override_settings(HANDOFF_CIRCUIT_RELEASE_BATCH=20, HANDOFF_CIRCUIT_RELEASE_INTERVAL=1.0)
+def test_closing_a_circuit_releases_parked_attempts_in_spaced_batches(redis_conn):
+    workflow = workflow_with_steps({"action": "http.request", "config": {"url": "http://erp/x"}})
+    runs = [run_start(workflow=workflow, external_id=f"B-{i}", data={})[0] for i in range(50)]
+    later = timezone.now() + timedelta(minutes=5)
+    StepAttempt.objects.update(parked_on="erp", enqueued_at=None, due_at=later)
+    Circuit.objects.create(target="erp", state=Circuit.State.OPEN, retry_at=later)
+
+    circuit_success(target="erp", run=runs[0])
+
+    due = list(StepAttempt.objects.order_by("pk").values_list("due_at", flat=True))
+    offsets = [(at - due[0]).total_seconds() for at in due]
+    assert offsets == [0.0] * 20 + [1.0] * 20 + [2.0] * 10
+    assert due[0] <= timezone.now()
+    event = runs[0].events.get(kind="circuit_closed")
+    assert event.message == (
+        "erp answers again: circuit closed, 50 parked attempt(s) resume over 2 s, 20 every 1 s."
+    )
+    assert event.detail == {"target": "erp", "resumed": 50, "batches": 3, "over_s": 2.0}

@@ -8,10 +8,12 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 from rq import SimpleWorker
+from rq.job import Job, JobStatus
 
 from apps.escalations.models import Escalation
 from apps.runs.models import Run, StepAttempt
 from apps.runs.services import attempt_claim, attempt_record_success, reconcile, run_start
+from apps.runs.services.scheduling import job_id_for
 from apps.workflows.actions import ActionResult
 from tests.factories import workflow_with_steps
 from tests.http_target import Reply
@@ -172,3 +174,43 @@ def test_every_lost_job_is_found_however_deep_the_backlog(drain, redis_conn):
 
     assert report.jobs_requeued == 5
     assert Run.objects.filter(status=Run.Status.COMPLETED).count() == 5
+
+
+@override_settings(HANDOFF_REQUEUE_AFTER=0, HANDOFF_LEASE_SECONDS=30)
+def test_a_started_job_is_left_to_its_worker_for_one_lease_then_enqueued_again(drain, redis_conn):
+    run = a_case()
+    attempt = run.attempts.get()
+    job = django_rq.get_queue("default").fetch_job(job_id_for(attempt.pk, 0))
+    job.set_status(JobStatus.STARTED)
+    job.started_at = timezone.now() - timedelta(seconds=20)
+    job.save()
+
+    assert reconcile().jobs_requeued == 0  # a worker has it and is claiming the attempt
+
+    job.started_at = timezone.now() - timedelta(seconds=31)
+    job.save()
+    assert reconcile().jobs_requeued == 1  # it died holding the job
+    drain()
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    assert run.events.get(kind="recovered").detail == {"found": "job_lost", "job_state": "started"}
+
+
+@override_settings(HANDOFF_REQUEUE_AFTER=0)
+def test_a_job_rq_cannot_read_counts_as_lost_without_hiding_the_others(drain, redis_conn):
+    workflow = workflow_with_steps({"action": "data.set", "config": {"set": {"done": "True"}}})
+    lost, _ = run_start(workflow=workflow, external_id="H-1", data={})
+    waiting, _ = run_start(workflow=workflow, external_id="H-2", data={})
+    job_id = job_id_for(lost.attempts.get().pk, 0)
+    django_rq.get_queue("default").fetch_job(job_id).delete()
+    # What a worker's heartbeat leaves after Redis lost the job: a hash with no job in it.
+    Job(job_id, connection=redis_conn).heartbeat(timezone.now(), ttl=60)
+
+    report = reconcile()
+    drain()
+
+    assert report.jobs_requeued == 1
+    assert lost.events.get(kind="recovered").detail["job_state"] == "missing"
+    assert not waiting.events.filter(kind="recovered").exists()
+    assert Run.objects.filter(status=Run.Status.COMPLETED).count() == 2

@@ -8,6 +8,7 @@ from apps.escalations.models import Escalation
 from apps.runs.models import Run, RunEvent, StepAttempt
 from apps.runs.services import run_hand_over, run_lock, run_start
 from tests.factories import TeamFactory, UserFactory, workflow_with_steps
+from tests.http_target import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -315,3 +316,40 @@ def test_run_list_sorts_by_every_column(client, member, workflow, column):
     response = client.get(reverse("runs:list"), {"sort": column})
     assert response.status_code == 200
     assert b"INV-1" in response.content
+
+
+def test_run_detail_tells_a_persons_retry_from_an_automatic_one(client, member, team, http_target):
+    from apps.escalations.services import escalation_resolve
+    from apps.runs.services import attempt_execute
+
+    http_target.default = Reply(503)
+    workflow = workflow_with_steps(
+        {
+            "action": "http.request",
+            "name": "Book payment",
+            "config": {"url": f"{http_target.url}/book"},
+            "max_attempts": 2,
+            "initial_interval_s": 60,
+            "max_interval_s": 60,
+        },
+        team=team,
+    )
+    run = start(workflow, "INV-7")
+    client.force_login(member)
+    badge = '<span class="badge badge--{}">{}</span>'
+
+    attempt_execute(attempt_id=run.attempts.get().pk)  # 503: the policy retries in 60 s
+
+    html = client.get(run.get_absolute_url()).content.decode()
+    assert badge.format("waiting_retry", "Waiting to retry") in html
+
+    attempt_execute(attempt_id=run.attempts.get(status=StepAttempt.Status.QUEUED).pk)
+    escalation_resolve(
+        escalation=run.escalations.get(), user=member, resolution=Escalation.Resolution.RETRIED
+    )
+
+    retry = run.attempts.get(status=StepAttempt.Status.QUEUED)
+    assert (retry.number, retry.try_number) == (3, 1)
+    html = client.get(run.get_absolute_url()).content.decode()
+    assert badge.format("queued", "Queued again by a person") in html
+    assert "Waiting to retry" not in html

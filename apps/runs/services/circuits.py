@@ -65,17 +65,49 @@ def circuit_success(*, target: str, run: Run) -> None:
             state=State.CLOSED, consecutive_failures=0, retry_at=None, probe_started_at=None
         )
         if was_open:
-            woken = StepAttempt.objects.filter(
-                status=StepAttempt.Status.QUEUED, parked_on=target
-            ).update(due_at=timezone.now())
+            woken, batches = _release_parked(target=target)
+            interval = settings.HANDOFF_CIRCUIT_RELEASE_INTERVAL
+            span = (batches - 1) * interval if batches else 0.0
+            when = (
+                f"over {span:g} s, {settings.HANDOFF_CIRCUIT_RELEASE_BATCH} every {interval:g} s"
+                if batches > 1
+                else "now"
+            )
             event_append(
                 run=run,
                 kind=RunEvent.Kind.CIRCUIT_CLOSED,
                 message=f"{target} answers again: circuit closed, {woken} parked attempt(s) "
-                "resume.",
-                detail={"target": target, "resumed": woken},
+                f"resume {when}.",
+                detail={
+                    "target": target,
+                    "resumed": woken,
+                    "batches": batches,
+                    "over_s": span,
+                },
             )
-            logger.info("Circuit for %s closed; %d parked attempt(s) resume", target, woken)
+            logger.info(
+                "Circuit for %s closed; %d parked attempt(s) resume %s", target, woken, when
+            )
+
+
+def _release_parked(*, target: str) -> tuple[int, int]:
+    """Make the attempts parked on ``target`` due in batches, oldest first, so a target that
+    just recovered is not hit by all of them at once. Returns (attempts, batches)."""
+    size = settings.HANDOFF_CIRCUIT_RELEASE_BATCH
+    interval = timedelta(seconds=settings.HANDOFF_CIRCUIT_RELEASE_INTERVAL)
+    parked = StepAttempt.objects.filter(status=StepAttempt.Status.QUEUED, parked_on=target)
+    pks = list(parked.order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    woken = batches = 0
+    for start in range(0, len(pks), size):
+        # Still conditional on being parked and queued: one claimed meanwhile is left alone.
+        released = parked.filter(pk__in=pks[start : start + size]).update(
+            due_at=now + batches * interval
+        )
+        if released:
+            woken += released
+            batches += 1
+    return woken, batches
 
 
 def circuit_failure(*, target: str, run: Run, error: str) -> None:

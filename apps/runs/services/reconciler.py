@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rq.job import Job
-from rq.utils import str_to_date
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from apps.workflows.actions import PermanentError
 
@@ -35,7 +35,7 @@ from .events import event_append
 from .scheduling import attempt_schedule, enqueue_attempt, job_id_for, queue
 
 logger = logging.getLogger(__name__)
-ALIVE_JOB_STATES = {b"queued", b"scheduled", b"deferred"}
+ALIVE_JOB_STATES = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
 @dataclass
@@ -158,19 +158,28 @@ def _requeue_lost_jobs(*, now: datetime, limit: int, report: ReconcileReport) ->
 
 def _requeue_batch(*, batch: list, now: datetime, report: ReconcileReport) -> None:
     connection = queue().connection
-    with connection.pipeline(transaction=False) as pipe:
-        for pk, _, recoveries, _, _ in batch:
-            pipe.hmget(Job.key_for(job_id_for(pk, recoveries)), "status", "started_at")
-        states = pipe.execute()
+    job_ids = [job_id_for(pk, recoveries) for pk, _, recoveries, _, _ in batch]
+    try:
+        jobs = Job.fetch_many(job_ids, connection=connection)
+    except NoSuchJobError:
+        # One hash RQ cannot read (a worker's heartbeat or status written to a job Redis had
+        # already lost) fails the whole batch, and would every pass: read one by one, and
+        # count such a job as lost.
+        jobs = []
+        for job_id in job_ids:
+            try:
+                jobs.append(Job.fetch(job_id, connection=connection))
+            except NoSuchJobError:
+                jobs.append(None)
     # A worker that took the job claims the attempt within moments, or within its database
     # retries; one that has not after a lease's time died holding it.
     claiming = timedelta(seconds=settings.HANDOFF_LEASE_SECONDS)
-    for (pk, run_id, recoveries, enqueued_at, timeout_s), (state, started_at) in zip(
-        batch, states, strict=True
-    ):
+    for (pk, run_id, recoveries, enqueued_at, timeout_s), job in zip(batch, jobs, strict=True):
+        # fetch_many read the whole hash: no second round trip for the status.
+        state = job.get_status(refresh=False) if job is not None else None
         if state in ALIVE_JOB_STATES:
             continue  # waiting its turn in the queue
-        if state == b"started" and started_at and now - str_to_date(started_at) < claiming:
+        if state == JobStatus.STARTED and job.started_at and now - job.started_at < claiming:
             continue  # a worker has it and is claiming the attempt: not lost
         with transaction.atomic():
             # Conditional on the enqueue we saw, so two reconcilers requeue it once.
@@ -178,7 +187,7 @@ def _requeue_batch(*, batch: list, now: datetime, report: ReconcileReport) -> No
                 pk=pk, status=StepAttempt.Status.QUEUED, enqueued_at=enqueued_at
             ).update(enqueued_at=now):
                 continue
-            seen = state.decode() if state else "missing"
+            seen = state.value if state else "missing"
             event_append(
                 run_id=run_id,
                 kind=RunEvent.Kind.RECOVERED,
@@ -187,8 +196,11 @@ def _requeue_batch(*, batch: list, now: datetime, report: ReconcileReport) -> No
                 "it was enqueued again, ahead of the queue.",
                 detail={"found": "job_lost", "job_state": seen},
             )
+            # Robust: a failed enqueue is logged and leaves enqueued_at set, so a later pass
+            # finds the job missing again; it must not stop the other callbacks of this commit.
             transaction.on_commit(
-                lambda pk=pk, t=timeout_s, r=recoveries: enqueue_attempt(pk, t, r, at_front=True)
+                lambda pk=pk, t=timeout_s, r=recoveries: enqueue_attempt(pk, t, r, at_front=True),
+                robust=True,
             )
         report.jobs_requeued += 1
 

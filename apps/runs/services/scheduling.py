@@ -91,8 +91,11 @@ def attempt_schedule(*, attempt: StepAttempt, timeout_s: float, at_front: bool =
     """
     if attempt.enqueued_at is None:
         return
+    # Robust: one enqueue that raises (logged by Django) must not stop the callbacks after it,
+    # such as the other attempts of the same commit; the reconciler finds its job missing.
     transaction.on_commit(
-        lambda: enqueue_attempt(attempt.pk, timeout_s, attempt.recoveries, at_front=at_front)
+        lambda: enqueue_attempt(attempt.pk, timeout_s, attempt.recoveries, at_front=at_front),
+        robust=True,
     )
 
 
