@@ -4,7 +4,10 @@
 
 For each worker class (RQ's forking ``Worker`` and the non-forking ``SimpleWorker``) and for 1 and
 2 worker processes, it measures raw RQ no-op jobs/s and Handoff steps/s in the same run, and
-prints their ratio. Nothing here is asserted: these machines are noisy, the ratio is the figure.
+prints their ratio. No timing is asserted (these machines are noisy, the ratio is the figure),
+but a figure is printed only if the work happened: every raw job succeeded, every case
+completed with its 3 steps succeeded, and no job failed; otherwise the bench stops naming what
+did not. It sets its own settings whatever the shell holds (bench/checks.py).
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import sys
 import time
 from pathlib import Path
 
+from checks import bench_environment, check_count, fail  # bench/checks.py, beside this script
 from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-bench-secret-key-0123456789")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+bench_environment(
+    database_url="postgres://postgres@127.0.0.1:5432/handoff_bench",
+    redis_url="redis://127.0.0.1:6379/14",
+)
 
 
 ensure_postgres_database(os.environ["DATABASE_URL"])
@@ -35,6 +39,7 @@ django.setup()
 import django_rq  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from apps.accounts.models import Team  # noqa: E402
@@ -44,6 +49,7 @@ from apps.runs.tasks import noop  # noqa: E402
 from apps.workflows.models import Step, Workflow, WorkflowVersion  # noqa: E402
 
 WORKER_CLASSES = {"forking": "rq.Worker", "simple": "rq.SimpleWorker"}
+WAIT_S = 600  # for the work of one measurement, at most
 
 
 def start_workers(count: int, worker_class: str) -> list[subprocess.Popen]:
@@ -75,33 +81,54 @@ def stop(workers: list[subprocess.Popen]) -> None:
         proc.wait(timeout=30)
 
 
-def wait_for_workers(count: int) -> None:
+def wait_for_workers(what: str, count: int) -> None:
     from rq import Worker
 
     conn = django_rq.get_connection("default")
     deadline = time.monotonic() + 60
     while len(Worker.all(connection=conn)) < count:
         if time.monotonic() > deadline:
-            raise SystemExit("workers did not start")
+            fail(what, f"{len(Worker.all(connection=conn))} workers registered, expected {count}")
         time.sleep(0.05)
 
 
-def raw_rq(jobs: int, workers: int, worker_class: str) -> float:
+def still_working(what: str, procs: list[subprocess.Popen], deadline: float) -> None:
+    """Stop the bench if a worker died or the work outlived ``deadline``: no figure for it."""
+    for proc in procs:
+        if proc.poll() is not None:
+            fail(what, f"worker {proc.pid} exited {proc.returncode} before the work was done")
+    if time.monotonic() > deadline:
+        fail(what, f"not done after {WAIT_S} s")
+
+
+def successful_jobs() -> int:
+    """Jobs the registered workers have finished successfully (read before they stop)."""
+    from rq import Worker
+
+    return sum(w.successful_job_count for w in Worker.all(django_rq.get_connection("default")))
+
+
+def raw_rq(jobs: int, workers: int, name: str) -> float:
+    what, worker_class = f"raw RQ ({name}, {workers} procs)", WORKER_CLASSES[name]
     queue = django_rq.get_queue("default")
     queue.connection.flushdb()
     procs = start_workers(workers, worker_class)
     try:
-        wait_for_workers(workers)
+        wait_for_workers(what, workers)
         started = time.monotonic()
         with queue.connection.pipeline() as pipe:
             for _ in range(jobs):
                 queue.enqueue(noop, result_ttl=0, pipeline=pipe)
             pipe.execute()
+        deadline = started + WAIT_S
         while queue.count or queue.started_job_registry.count:
+            still_working(what, procs, deadline)
             time.sleep(0.01)
-        return jobs / (time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        check_count(what, successful_jobs(), jobs, "no-op jobs succeeded")
     finally:
         stop(procs)
+    return jobs / elapsed
 
 
 def workflow() -> Workflow:
@@ -138,24 +165,40 @@ def workflow() -> Workflow:
     return wf
 
 
-def engine(cases: int, workers: int, worker_class: str) -> float:
-    django_rq.get_connection("default").flushdb()
+def engine(cases: int, workers: int, name: str) -> float:
+    what, worker_class = f"engine ({name}, {workers} procs)", WORKER_CLASSES[name]
+    queue = django_rq.get_queue("default")
+    queue.connection.flushdb()
     RunEvent.objects.all().delete()
     StepAttempt.objects.all().delete()
     Run.objects.all().delete()
     wf = workflow()
     procs = start_workers(workers, worker_class)
     try:
-        wait_for_workers(workers)
+        wait_for_workers(what, workers)
         started = time.monotonic()
         for i in range(cases):
             run_start(workflow=wf, external_id=f"B-{i}", data={"amount": i, "ref": f"r{i}"})
-        while Run.objects.exclude(status=Run.Status.COMPLETED).exists():
+        # Until no run is left to the engine: an escalated or cancelled run ends the wait too,
+        # and is reported below instead of being waited for.
+        deadline = started + WAIT_S
+        while Run.objects.filter(status__in=Run.ACTIVE).exists():
+            still_working(what, procs, deadline)
             time.sleep(0.05)
         elapsed = time.monotonic() - started
+        jobs = successful_jobs()
     finally:
         stop(procs)
-    assert StepAttempt.objects.filter(status="succeeded").count() == cases * 3
+    statuses = dict(Run.objects.values_list("status").annotate(n=Count("id")).order_by())
+    by_status = ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
+    check_count(
+        what, statuses.get(Run.Status.COMPLETED, 0), cases, f"runs completed (runs: {by_status})"
+    )
+    succeeded = StepAttempt.objects.filter(status=StepAttempt.Status.SUCCEEDED).count()
+    check_count(what, succeeded, cases * 3, "step attempts succeeded")
+    check_count(what, StepAttempt.objects.count(), cases * 3, "step attempts in all")
+    check_count(what, jobs, cases * 3, "RQ jobs succeeded")
+    check_count(what, queue.failed_job_registry.count, 0, "RQ jobs failed")
     return cases * 3 / elapsed
 
 
@@ -175,8 +218,8 @@ def main() -> None:
     )
     for name in args.classes.split(","):
         for count in (int(n) for n in args.workers.split(",")):
-            raw = raw_rq(args.cases * 3, count, WORKER_CLASSES[name])
-            steps = engine(args.cases, count, WORKER_CLASSES[name])
+            raw = raw_rq(args.cases * 3, count, name)
+            steps = engine(args.cases, count, name)
             print(f"{name:<14}{count:>6}{raw:>16.1f}{steps:>17.1f}{steps / raw:>8.2f}", flush=True)
 
 

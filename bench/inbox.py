@@ -13,7 +13,10 @@ Each view (every tab as a full page and as an htmx partial, a filtered and sorte
 page, a text search, the detail of 20 escalations) is requested ``--repeat`` times with the test
 client after 3 warm-ups; it prints p50/p95 server time and the SQL queries per request. The query
 count must not depend on the page size (``per_page`` 10 vs 100) nor on the data size (the same
-views on the ``--small`` data set, loaded in a database of its own). Nothing is asserted.
+views on the ``--small`` data set, loaded in a database of its own). No timing is asserted,
+but every request is checked before its time counts: it must answer 200, run SQL and show rows
+(the detail: its panel); otherwise the bench stops with an error naming the view. It sets its
+own settings (hosts, key, debug off) whatever the shell holds, see bench/checks.py.
 """
 
 from __future__ import annotations
@@ -30,15 +33,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from checks import bench_environment, check_page, fail  # bench/checks.py, beside this script
 from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-bench-secret-key-0123456789")
-os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/handoff_inbox_bench"
+bench_environment(
+    database_url="postgres://postgres@127.0.0.1:5432/handoff_inbox_bench",
+    redis_url="redis://127.0.0.1:6379/8",
+)
 
 TARGET_P95_MS = 150
 TEAMS = 4
@@ -90,7 +93,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def database_url(*, small: bool) -> str:
-    url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    url = os.environ["DATABASE_URL"]
     # The small data set lives in a database of its own so the two never overwrite each other.
     return f"{url}_small" if small else url
 
@@ -287,7 +290,7 @@ class DataSet:
             "runs_stepattempt",
             "id, run_id, step_id, number, try_number, status, due_at, enqueued_at, started_at, "
             "finished_at, error_kind, error_code, message, traceback, input, output, detail, "
-            "worker, job_id, parked_on, recoveries",
+            "worker, job_id, parked_on, recoveries, idempotency_key",
         )
         self.events = Rows(
             "runs_runevent", "id, run_id, at, kind, step_id, attempt_id, actor_id, message, detail"
@@ -328,7 +331,7 @@ class DataSet:
         self.attempts.line(
             f"{attempt_id}\t{run_id}\t{step}\t{number}\t{number}\t{status}\t{at_}\t{at_}\t"
             f"{at_}\t{finished}\t{kind}\t{error}\t{message}\t\t{{}}\t{{}}\t{{}}\t"
-            "bench-worker\t\t\t0"
+            f"bench-worker\t\t\t0\tbench-{attempt_id}"
         )
         return attempt_id
 
@@ -514,13 +517,24 @@ def load(args: argparse.Namespace, fixtures: dict, url: str) -> None:
 # --- Measurement ---------------------------------------------------------------------------
 
 LIST, PANEL = "inbox-list", "inbox-panel"  # the inbox's htmx regions
+# One match per escalation shown: a row of the table (row_attrs in apps/escalations/tables.py),
+# the detail panel (templates/escalations/_detail.html).
 ROW_ID = re.compile(rb'<tr[^>]*\bid="escalation-\d+"')
+PANEL_ID = re.compile(rb'<article[^>]*\bid="escalation-panel-\d+"')
 
 
 class View:
-    def __init__(self, label: str, paths: list[str], *, target: str | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        paths: list[str],
+        *,
+        target: str | None = None,
+        marker: re.Pattern[bytes] = ROW_ID,
+    ) -> None:
         # target: the region an htmx request asks for (HX-Target), None for a full page.
-        self.label, self.paths, self.target = label, paths, target
+        # marker: what each answer must show at least once (a row, the panel) to count.
+        self.label, self.paths, self.target, self.marker = label, paths, target, marker
         self.ms: list[float] = []  # wall time around client.get
         self.cpu_ms: list[float] = []  # this process's CPU time: Python, apart from the database
         self.sql_ms: list[float] = []  # the queries' own time, as Django measures it
@@ -548,6 +562,14 @@ def measure(client, view: View, *, repeat: int, warmups: int = 3) -> View:
             response = client.get(path, headers=headers)
             elapsed = (time.perf_counter() - started) * 1000
             cpu = (time.process_time() - cpu) * 1000
+        # Checked before its time counts: a 400 from a host check or an empty page is fast.
+        shown = "htmx" if view.target else "page"
+        rows = check_page(
+            f"inbox '{view.label}' (GET {path}, {shown})",
+            response,
+            queries=len(captured),
+            marker=view.marker,
+        )
         if n < warmups:
             continue
         view.ms.append(elapsed)
@@ -556,7 +578,7 @@ def measure(client, view: View, *, repeat: int, warmups: int = 3) -> View:
         view.queries.append(len(captured))
         view.statuses.add(response.status_code)
         view.size = len(response.content)
-        view.rows = len(ROW_ID.findall(response.content))
+        view.rows = rows
         view.captured = captured.captured_queries
     return view
 
@@ -601,9 +623,11 @@ def detail_views(fixtures: dict) -> list[View]:
         pks = list(visible.filter(status=status).values_list("pk", flat=True))
         ids += rng.sample(pks, min(7, len(pks)))
     paths = [reverse("inbox:detail", args=[pk]) for pk in ids[:20]]
+    if not paths:
+        fail("inbox detail", f"no escalation of team {fixtures['teams'][0]} to open")
     return [
-        View(f"detail ({len(paths)} escalations)", paths),
-        View(f"detail (htmx, {len(paths)})", paths, target=PANEL),
+        View(f"detail ({len(paths)} escalations)", paths, marker=PANEL_ID),
+        View(f"detail (htmx, {len(paths)})", paths, target=PANEL, marker=PANEL_ID),
     ]
 
 
@@ -654,12 +678,14 @@ def run_views(args: argparse.Namespace, fixtures: dict) -> dict[str, View]:
 
 def small_query_counts(repeat: int) -> dict[str, list[int]]:
     """Query counts of the same views on the --small data set, from a child process."""
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - this very script
         [sys.executable, __file__, "--small", "--json", "--repeat", str(repeat)],
         stdout=subprocess.PIPE,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:  # its own message is on stderr, above
+        fail("inbox on the --small data set (query counts)", f"exited {done.returncode}")
     return json.loads(done.stdout)
 
 

@@ -13,7 +13,10 @@ Redis is flushed once when half of the cases are settled.
 
 It prints cases in, completed, escalated (expected vs actual), lost (must be 0), duplicate
 successful attempts (must be 0), recovery time after each kill, and steps/s next to raw RQ no-op
-jobs/s measured on the same Redis in the same run. Nothing is asserted on timings.
+jobs/s measured on the same Redis in the same run. Nothing is asserted on timings; the outcomes
+are: when a case is lost, done twice or ends other than its profile says, or the cases do not
+all settle in time, the throughput figures are left out and the soak exits 1 naming what did not
+hold. It sets its own settings whatever the shell holds (bench/checks.py).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from checks import bench_environment, check_count, fail  # bench/checks.py, beside this script
 from pgdb import ensure_postgres_database  # bench/pgdb.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,13 +54,10 @@ def free_port() -> int:
 
 
 # The dedicated Redis is started in main(); its address must be known before django.setup()
-# so this process (which enqueues the first steps at intake) talks to it too.
+# so this process (which enqueues the first steps at intake) talks to it too. Set over the
+# shell's REDIS_URL: the FLUSHALL must never reach a shared Redis.
 REDIS_PORT = free_port()
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-bench-secret-key-0123456789")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/handoff_soak")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
 ENGINE_ENV = {
     "HANDOFF_LEASE_SECONDS": "15",
     "HANDOFF_HEARTBEAT_SECONDS": "3",
@@ -65,8 +66,12 @@ ENGINE_ENV = {
     # The transient failures are per case, not an outage of the target: keep the circuit shut.
     "HANDOFF_CIRCUIT_THRESHOLD": "1000000000",
 }
-for _name, _value in ENGINE_ENV.items():
-    os.environ.setdefault(_name, _value)
+bench_environment(
+    database_url="postgres://postgres@127.0.0.1:5432/handoff_soak",
+    redis_url=os.environ["REDIS_URL"],
+    LOG_LEVEL="WARNING",
+    **ENGINE_ENV,
+)
 
 
 ensure_postgres_database(
@@ -340,12 +345,12 @@ class Supervisor:
                 proc.popen.wait()
 
 
-def wait_for_workers(count: int) -> None:
+def wait_for_workers(what: str, count: int) -> None:
     conn = django_rq.get_connection("default")
     deadline = time.monotonic() + 60
     while len(Worker.all(connection=conn)) < count:
         if time.monotonic() > deadline:
-            raise SystemExit("workers did not start")
+            fail(what, f"{len(Worker.all(connection=conn))} workers registered, expected {count}")
         time.sleep(0.05)
 
 
@@ -523,7 +528,7 @@ def execute(soak: Soak, sup: Supervisor, wf: Workflow) -> None:
     workers = [sup.worker() for _ in range(soak.workers)]
     scheduler = sup.scheduler()
     try:
-        wait_for_workers(soak.workers)
+        wait_for_workers("soak", soak.workers)
         soak.started = time.monotonic()
         feeder = threading.Thread(target=intake, args=(soak, wf), daemon=True)
         feeder.start()
@@ -532,7 +537,7 @@ def execute(soak: Soak, sup: Supervisor, wf: Workflow) -> None:
         while True:
             time.sleep(0.5)
             if soak.intake_error:
-                raise SystemExit(f"intake failed: {soak.intake_error!r}")
+                fail("soak intake (run_start)", f"raised {soak.intake_error!r}")
             for slot, proc in enumerate(workers):
                 if proc.popen.poll() is not None:
                     workers[slot] = restart(soak, sup, proc)
@@ -560,21 +565,30 @@ def execute(soak: Soak, sup: Supervisor, wf: Workflow) -> None:
         Supervisor.stop([*workers, scheduler])
 
 
-def raw_rq(sup: Supervisor, jobs: int, workers: int) -> float:
+def raw_rq(sup: Supervisor, jobs: int, workers: int, timeout: float) -> float:
     """No-op jobs/s through the same worker command on the same Redis."""
+    what = f"raw RQ ({workers} workers)"
     queue = django_rq.get_queue("default")
     queue.connection.flushdb()
     procs = [sup.worker() for _ in range(workers)]
     try:
-        wait_for_workers(workers)
+        wait_for_workers(what, workers)
         started = time.monotonic()
         with queue.connection.pipeline() as pipe:
             for _ in range(jobs):
                 queue.enqueue(noop, result_ttl=0, pipeline=pipe)
             pipe.execute()
         while queue.count or queue.started_job_registry.count:
+            if time.monotonic() - started > timeout:
+                fail(what, f"{queue.count:,} of {jobs:,} no-op jobs queued after {timeout:g} s")
+            for proc in procs:
+                if proc.popen.poll() is not None:
+                    fail(what, f"worker {proc.pid} exited {proc.popen.returncode} (see {proc.log})")
             time.sleep(0.01)
-        return jobs / (time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        done = sum(w.successful_job_count for w in Worker.all(connection=queue.connection))
+        check_count(what, done, jobs, "no-op jobs succeeded")
+        return jobs / elapsed
     finally:
         Supervisor.stop(procs)
 
@@ -661,7 +675,24 @@ def timeline(run: Run) -> str:
     return "\n".join(lines)
 
 
-def report(soak: Soak, target: Target, raw: float, workers: int) -> None:
+def unmet(
+    soak: Soak, *, cases_in: int, reasons: Counter[str], expected_reasons: Counter[str], **must_be_0
+) -> list[str]:
+    """What the soak should have done and did not: every case in and settled as its profile
+    says, with the right reason; nothing lost, done twice or left unfinished."""
+    problems = [] if cases_in == soak.cases else [f"{cases_in} cases in, expected {soak.cases}"]
+    problems += [
+        f"{reasons[reason]} escalated {reason}, expected {expected_reasons[reason]}"
+        for reason in sorted(reasons | expected_reasons)
+        if reasons[reason] != expected_reasons[reason]
+    ]
+    problems += [f"{n} {label}, expected 0" for label, n in must_be_0.items() if n]
+    return problems
+
+
+def report(soak: Soak, target: Target, measure_raw, workers: int) -> list[str]:
+    """Print the results; the throughput figures (and ``measure_raw``, raw RQ jobs/s) only if
+    the soak did what it should. Returns what it did not do."""
     counts = status_counts()
     cases_in = sum(counts.values())
     profiles = Counter(case_profiles(soak.cases, soak.seed))
@@ -754,14 +785,34 @@ def report(soak: Soak, target: Target, raw: float, workers: int) -> None:
         sum(recovered.values()),
         ", ".join(f"{k} {n}" for k, n in sorted(recovered.items())),
     )
-    row("intake", f"{soak.intake_s or 0:.1f} s", f"{soak.cases / (soak.intake_s or 1):.0f} cases/s")
-    row("execution (intake to last case settled)", f"{soak.execution_s:.1f} s", "")
-    row("steps/s (succeeded attempts / execution)", f"{steps_s:.1f}", f"{succeeded} steps")
-    row("attempts/s (finished attempts / execution)", f"{finished / soak.execution_s:.1f}", "")
-    row(f"raw RQ no-op jobs/s ({workers} workers)", f"{raw:.1f}", "same worker command, same Redis")
-    row("ratio steps/s : raw jobs/s", f"{steps_s / raw:.3f}" if raw else "n/a", "")
+    problems = unmet(
+        soak,
+        cases_in=cases_in,
+        reasons=reasons,
+        expected_reasons=Counter(
+            permanent_error=profiles["refused"], out_of_bounds=profiles["out_of_bounds"]
+        ),
+        **{
+            "cases with an unexpected outcome": wrong,
+            "runs lost": lost_runs.count(),
+            "duplicate successful attempts": duplicates,
+            "completed runs without 3 succeeded steps": incomplete,
+            "stranded attempts never finished": len(rec.unfinished),
+        },
+    )
+    if problems:
+        row("throughput", "not shown", "the cases did not all end as they should (below)")
+    else:
+        print("  (raw RQ no-op jobs through the same workers ...)", flush=True)
+        raw = measure_raw()
+        intake_rate = f"{soak.cases / (soak.intake_s or 1):.0f} cases/s"
+        row("intake", f"{soak.intake_s or 0:.1f} s", intake_rate)
+        row("execution (intake to last case settled)", f"{soak.execution_s:.1f} s", "")
+        row("steps/s (succeeded attempts / execution)", f"{steps_s:.1f}", f"{succeeded} steps")
+        row("attempts/s (finished attempts / execution)", f"{finished / soak.execution_s:.1f}", "")
+        row(f"raw RQ no-op jobs/s ({workers} workers)", f"{raw:.1f}", "same worker command")
+        row("ratio steps/s : raw jobs/s", f"{steps_s / raw:.3f}" if raw else "n/a", "")
     print_kills(soak.kills, rec)
-    problems = lost_runs.count() + duplicates + incomplete + wrong + len(rec.unfinished)
     slow = [t for t in per_kill if t > 60]
     if problems or slow or rec.late:
         print("\nEvidence")
@@ -783,6 +834,7 @@ def report(soak: Soak, target: Target, raw: float, workers: int) -> None:
             print(timeline(run))
         for pk in rec.unfinished[:5]:
             print(timeline(StepAttempt.objects.get(pk=pk).run))
+    return problems
 
 
 def print_kills(kills: list[Kill], rec: Recovery) -> None:
@@ -842,9 +894,15 @@ def main() -> None:
         )
         print(f"logs: {workdir}/  (NNN-worker-PID.log, NNN-scheduler-PID.log, redis.log)")
         execute(soak, sup, wf)
-        raw = raw_rq(sup, args.raw_jobs, args.workers)
-        report(soak, target, raw, args.workers)
+        problems = report(
+            soak,
+            target,
+            lambda: raw_rq(sup, args.raw_jobs, args.workers, args.timeout),
+            args.workers,
+        )
         print(f"\nprocess logs: {', '.join(p.name for p in sup.logs)} in {workdir}/")
+        if problems:
+            fail(f"soak of {cases} cases", "; ".join(problems))
     finally:
         target.stop()
         redis.stop()
