@@ -22,11 +22,13 @@ FORCED = {
 
 def bench_environment(*, database_url: str, redis_url: str, **defaults: str) -> None:
     """Set, before ``django.setup()``, what a bench needs: ``FORCED`` whatever the shell says;
-    the database, Redis and ``defaults`` only where the shell does not choose them. Worker
-    processes the bench starts inherit all of it."""
+    the database and Redis from ``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` or the bench's own
+    defaults, never from the shell's ``DATABASE_URL`` / ``REDIS_URL`` (on a machine that serves
+    the app those are the app's, which a bench empties); ``defaults`` where the shell does not
+    choose them. Worker processes the bench starts inherit all of it."""
     os.environ.update(FORCED)
-    os.environ.setdefault("DATABASE_URL", database_url)
-    os.environ.setdefault("REDIS_URL", redis_url)
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", database_url)
+    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", redis_url)
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/discovery.py                 # PostgreSQL, both logs
     .venv/bin/python bench/discovery.py --only bpic     # one of: bpic, synthetic
     .venv/bin/python bench/discovery.py --only synthetic --events 20000   # a quick check
-    DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python bench/discovery.py
+    BENCH_DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python bench/discovery.py
 
 For each log it prints the import seconds (read + check every line, write every event with
 COPY on PostgreSQL or batched INSERTs on SQLite, mine once, all in one transaction), the mining

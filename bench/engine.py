@@ -1,6 +1,6 @@
 """Engine throughput: N cases × 3 steps through real RQ worker processes, next to raw RQ.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/handoff_bench .venv/bin/python bench/engine.py
+    .venv/bin/python bench/engine.py   (BENCH_DATABASE_URL=postgres://… picks the database)
 
 For each worker class (RQ's forking ``Worker`` and the non-forking ``SimpleWorker``) and for 1 and
 2 worker processes, it measures raw RQ no-op jobs/s and Handoff steps/s in the same run, and

@@ -72,11 +72,12 @@ bench_environment(
     LOG_LEVEL="WARNING",
     **ENGINE_ENV,
 )
+os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/0"  # its own server, always
 
 
 ensure_postgres_database(
     os.environ["DATABASE_URL"],
-    required="The soak needs PostgreSQL: set DATABASE_URL=postgres://...",
+    required="The soak needs PostgreSQL: set BENCH_DATABASE_URL=postgres://...",
 )
 
 import django  # noqa: E402
