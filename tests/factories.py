@@ -25,6 +25,12 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get_or_create(name=extracted)[0])
 
     @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        """Several groups at once: ``roles=[OPERATOR, SUPERVISOR]``."""
+        if create and extracted:
+            self.groups.add(*(Group.objects.get_or_create(name=name)[0] for name in extracted))
+
+    @factory.post_generation
     def team(self, create, extracted, **kwargs):
         if create and extracted:
             extracted.members.add(self)

@@ -18,6 +18,9 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Scope, not a role: who holds it sees every team's cases (what they may do with them
+        # is still up to their role). Staff status is for Django admin only.
+        permissions = [("view_all_teams", "Can see the cases of every team")]
 
     def __str__(self) -> str:
         return self.name

@@ -1,4 +1,6 @@
-"""Reads that scope what a user may see: object access is by team, staff see everything."""
+"""Reads that scope what a user may see: object access is by team; holders of
+``accounts.view_all_teams`` (the supervisor group, and superusers) see every team. Staff status
+is for Django admin only and widens nothing here."""
 
 from __future__ import annotations
 
@@ -7,14 +9,28 @@ from django.db.models import QuerySet
 from apps.workflows.models import Workflow
 
 from .models import Team
+from .roles import VIEW_ALL_TEAMS
 
 
 def sees_all_teams(user) -> bool:
-    return bool(user.is_active and (user.is_staff or user.is_superuser))
+    """Whether ``user`` sees every team (superusers have every permission)."""
+    return bool(user.is_active and user.has_perm(VIEW_ALL_TEAMS))
+
+
+def roles_of(user) -> frozenset[str]:
+    """Names of ``user``'s groups (their roles), read once per request (kept on the user)."""
+    if not hasattr(user, "_handoff_roles"):
+        user._handoff_roles = (
+            frozenset(user.groups.values_list("name", flat=True))
+            if user.is_authenticated
+            else frozenset()
+        )
+    return user._handoff_roles
 
 
 def teams_of(user) -> QuerySet[Team]:
-    """The teams whose cases ``user`` may see: all of them for staff, else their own."""
+    """The teams whose cases ``user`` may see: all of them if ``sees_all_teams``, else their
+    own."""
     if not user.is_authenticated:
         return Team.objects.none()
     if sees_all_teams(user):

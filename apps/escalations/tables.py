@@ -8,6 +8,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince, timeuntil
 
 from .models import Escalation
+from .permissions import can_act_on_cases
 from .selectors import is_overdue
 
 # Escalations are days old at most: month and day read faster than a full date.
@@ -16,6 +17,7 @@ SELECT_ALL = mark_safe(  # noqa: S308 - a constant
     '<input type="checkbox" class="select-all" aria-label="Select all on this page"'
     ' title="Select all on this page">'
 )
+NOBODY = mark_safe('<span class="muted">—</span>')  # noqa: S308 - a constant
 
 
 def initials(user) -> str:
@@ -192,8 +194,8 @@ class InboxTable(tables.Table):
             you = record.assignee_id == self.user.pk
             you_tag = format_html('<span class="you">{}</span>', "you") if you else ""
             return format_html("{} {}", avatar(record.assignee), you_tag)
-        if record.status != Escalation.Status.OPEN:
-            return format_html('<span class="muted">—</span>')
+        if record.status != Escalation.Status.OPEN or not can_act_on_cases(self.user, record.team):
+            return NOBODY
         url = reverse("inbox:claim", args=[record.pk])
         if self.querystring:
             url = f"{url}?{self.querystring}"

@@ -1,7 +1,8 @@
-"""Fixtures for the inbox: two teams, their people, a workflow whose bound can fail."""
+"""Fixtures for the inbox: two teams, their operators, a workflow whose bound can fail."""
 
 import pytest
 
+from apps.accounts.roles import OPERATOR
 from tests.escalations.factories import BOUND
 from tests.factories import TeamFactory, UserFactory, workflow_with_steps
 
@@ -18,17 +19,21 @@ def other_team():
 
 @pytest.fixture
 def member(team):
-    return UserFactory(username="olivia", first_name="Olivia", last_name="Stone", team=team)
+    return UserFactory(
+        username="olivia", first_name="Olivia", last_name="Stone", team=team, role=OPERATOR
+    )
 
 
 @pytest.fixture
 def teammate(team):
-    return UserFactory(username="ana", first_name="Ana", last_name="Ruiz", team=team)
+    return UserFactory(username="ana", first_name="Ana", last_name="Ruiz", team=team, role=OPERATOR)
 
 
 @pytest.fixture
 def outsider(other_team):
-    return UserFactory(username="carl", first_name="Carl", last_name="Berg", team=other_team)
+    return UserFactory(
+        username="carl", first_name="Carl", last_name="Berg", team=other_team, role=OPERATOR
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from apps.accounts.roles import OPERATOR
 from apps.escalations.models import Escalation
 from apps.runs.models import RunEvent
 from tests.escalations.factories import escalate, htmx
@@ -21,7 +22,7 @@ def test_of_twenty_simultaneous_claims_exactly_one_wins_and_the_rest_learn_who(
 ):
     escalation = escalate(workflow, "INV-RACE")
     people = [
-        UserFactory(username=f"op{n}", first_name="Op", last_name=str(n), team=team)
+        UserFactory(username=f"op{n}", first_name="Op", last_name=str(n), team=team, role=OPERATOR)
         for n in range(THREADS)
     ]
     clients = []

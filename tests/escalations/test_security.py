@@ -4,6 +4,7 @@ every action, however the id is found), CSRF on every POST, no trace on any page
 import pytest
 from django.test import Client
 
+from apps.accounts.roles import OPERATOR, SUPERVISOR
 from apps.escalations.models import Comment, Escalation
 from apps.runs.models import RunEvent
 from tests.escalations.factories import escalate, htmx
@@ -105,11 +106,21 @@ def test_bulk_with_one_id_of_another_team_is_404_and_changes_nothing(
     assert Escalation.objects.get(pk=mine.pk).assignee is None
 
 
-def test_staff_may_read_and_act_on_every_team(client, theirs):
-    client.force_login(UserFactory(is_staff=True))
+def test_a_supervisor_operator_may_read_and_act_on_every_team(client, theirs):
+    client.force_login(UserFactory(roles=[OPERATOR, SUPERVISOR]))
 
     assert client.get(f"/inbox/{theirs.pk}/").status_code == 200
     assert client.post(f"/inbox/{theirs.pk}/comment/", {"text": "Seen."}).status_code == 302
+
+
+def test_staff_status_widens_nothing_another_teams_case_is_404(client, member, theirs):
+    member.is_staff = True
+    member.save()
+    client.force_login(member)
+
+    assert client.get(f"/inbox/{theirs.pk}/").status_code == 404
+    assert client.post(f"/inbox/{theirs.pk}/comment/", {"text": "Seen."}).status_code == 404
+    untouched(theirs)
 
 
 def test_csrf_is_enforced_on_actions_and_the_token_in_the_header_is_accepted(member, workflow):

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from apps.accounts.roles import OPERATOR
 from apps.escalations.models import Escalation
 from apps.escalations.services import (
     EscalationConflict,
@@ -35,8 +36,8 @@ def escalated(drain):
     run, _ = run_start(workflow=workflow, external_id="E-1", data={"amount": 500, "ref": "x"})
     drain()
     team = workflow.team
-    ana = UserFactory(username="ana", first_name="Ana", last_name="", team=team)
-    ben = UserFactory(username="ben", first_name="Ben", last_name="", team=team)
+    ana = UserFactory(username="ana", first_name="Ana", last_name="", team=team, role=OPERATOR)
+    ben = UserFactory(username="ben", first_name="Ben", last_name="", team=team, role=OPERATOR)
     return Escalation.objects.get(run=run), ana, ben
 
 
@@ -111,7 +112,7 @@ def test_retry_starts_a_fresh_round_of_the_policy(drain, http_target):
     drain()
     escalation = Escalation.objects.get(run=run)
     assert escalation.reason == Escalation.Reason.RETRIES_EXHAUSTED
-    user = UserFactory(username="ana", team=workflow.team)
+    user = UserFactory(username="ana", team=workflow.team, role=OPERATOR)
     http_target.reply(Reply(503))  # fails once more, then the default answers
     http_target.default = Reply(201, {"id": "ok"})
 

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.roles import SUPERVISOR
 from apps.escalations.models import Escalation
 from tests.escalations.factories import escalate, htmx
 from tests.factories import UserFactory, workflow_with_steps
@@ -227,7 +228,7 @@ def test_the_full_page_has_filters_poller_flash_list_and_an_empty_panel(client, 
     assert '<aside id="inbox-panel" class="inbox__panel" aria-label="Case detail">' in html
     assert 'id="inbox-flash"' in html
     assert "/static/js/inbox.js" in html
-    assert '"409|422", "swap": true' in html  # htmx swaps conflicts and invalid forms
+    assert '"403|409|422", "swap": true' in html  # refusals, conflicts, invalid forms
     assert '<input type="hidden" name="tab" value="unassigned">' in html
 
 
@@ -299,9 +300,14 @@ def test_the_bulk_bar_offers_teammates_only(client, member, teammate, outsider, 
     assert "Carl" not in bulk_select
 
 
-def test_staff_see_escalations_of_every_team(client, inbox):
-    client.force_login(UserFactory(is_staff=True))
+def test_supervisors_see_escalations_of_every_team(client, inbox):
+    client.force_login(UserFactory(role=SUPERVISOR))
     assert cases(client, tab="all") == {"INV-1", "INV-2", "INV-3", "INV-4", "CLM-1"}
+
+
+def test_staff_status_alone_shows_only_the_users_own_teams(client, inbox):
+    client.force_login(UserFactory(is_staff=True, team=inbox["INV-1"].team))
+    assert cases(client, tab="all") == {"INV-1", "INV-2", "INV-3", "INV-4"}
 
 
 def test_the_list_uses_the_same_number_of_queries_for_5_or_40_rows_of_any_page_size(

@@ -119,7 +119,9 @@ def test_a_case_with_an_open_escalation_cannot_be_cancelled_or_resumed_around_th
 
 def test_cancelling_an_active_run_cancels_its_queued_attempt_and_says_who(workflow):
     run = new_run(workflow)
-    user = UserFactory(username="ines", first_name="Ines", last_name="Roth")
+    user = UserFactory(
+        username="ines", first_name="Ines", last_name="Roth", role="operator", team=workflow.team
+    )
 
     run_cancel(run=run, user=user, note="Sent twice.")
 

@@ -1,9 +1,11 @@
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
+from apps.accounts.roles import SUPERVISOR
 from apps.escalations.models import Escalation
 from apps.runs.models import Run, RunEvent, StepAttempt
 from apps.runs.services import run_hand_over, run_lock, run_start
@@ -28,7 +30,7 @@ def team():
 
 @pytest.fixture
 def member(team):
-    return UserFactory(username="olivia", team=team)
+    return UserFactory(username="olivia", team=team, role="operator")
 
 
 @pytest.fixture
@@ -123,15 +125,31 @@ def test_user_without_a_team_sees_no_runs(client, workflow):
     assert b"No runs match these filters." in response.content
 
 
-def test_staff_see_runs_of_every_team(client, workflow, other_workflow):
+def test_supervisors_see_runs_of_every_team(client, workflow, other_workflow):
     start(workflow, "INV-1")
     start(other_workflow, "CLM-1")
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory(role=SUPERVISOR))
 
     response = client.get(reverse("runs:list"))
 
     assert b"INV-1" in response.content
     assert b"CLM-1" in response.content
+
+
+def test_staff_status_alone_shows_only_runs_of_the_users_teams(
+    client, member, workflow, other_workflow
+):
+    start(workflow, "INV-1")
+    run = start(other_workflow, "CLM-1")
+    member.is_staff = True
+    member.save()
+    client.force_login(member)
+
+    response = client.get(reverse("runs:list"))
+
+    assert b"INV-1" in response.content
+    assert b"CLM-1" not in response.content
+    assert client.get(run.get_absolute_url()).status_code == 404
 
 
 def test_run_list_rows_link_to_the_detail_and_show_a_status_badge(client, member, workflow):
@@ -206,10 +224,10 @@ def _queries_for(client, url) -> int:
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("staff", [False, True])
-def test_run_list_query_count_does_not_grow_with_rows(client, member, workflow, staff):
-    member.is_staff = staff
-    member.save()
+@pytest.mark.parametrize("sees_all", [False, True])
+def test_run_list_query_count_does_not_grow_with_rows(client, member, workflow, sees_all):
+    if sees_all:
+        member.groups.add(Group.objects.get(name=SUPERVISOR))
     for n in range(5):
         start(workflow, f"A-{n}")
     client.force_login(member)

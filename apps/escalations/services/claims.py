@@ -1,5 +1,6 @@
 """Claims, assignment and comments. Race-safe: every change is a conditional update, so of many
-simultaneous claims exactly one wins and the others learn who has the case."""
+simultaneous claims exactly one wins and the others learn who has the case. Each refuses
+(PermissionDenied) a user who may not act on the case, before it reads or writes anything."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from apps.runs.models import RunEvent
 from apps.runs.services.events import event_append
 
 from ..models import Comment, Escalation
+from ..permissions import can_act_on_cases, require_can_act
 
 S = Escalation.Status
 
@@ -43,6 +45,7 @@ def _reload(escalation: Escalation) -> Escalation:
 @transaction.atomic
 def escalation_claim(*, escalation: Escalation, user: AbstractBaseUser) -> Escalation:
     """Take an open escalation. Claiming one's own claim again changes nothing."""
+    require_can_act(user=user, escalation=escalation)
     now = timezone.now()
     won = Escalation.objects.filter(pk=escalation.pk, status=S.OPEN).update(
         status=S.CLAIMED, assignee=user, claimed_at=now
@@ -66,6 +69,7 @@ def escalation_claim(*, escalation: Escalation, user: AbstractBaseUser) -> Escal
 @transaction.atomic
 def escalation_release(*, escalation: Escalation, user: AbstractBaseUser) -> Escalation:
     """Give a claimed escalation back to the team's queue (only its holder can)."""
+    require_can_act(user=user, escalation=escalation)
     released = Escalation.objects.filter(pk=escalation.pk, status=S.CLAIMED, assignee=user).update(
         status=S.OPEN, assignee=None, claimed_at=None
     )
@@ -88,9 +92,13 @@ def escalation_release(*, escalation: Escalation, user: AbstractBaseUser) -> Esc
 def escalation_assign(
     *, escalation: Escalation, user: AbstractBaseUser, assignee: AbstractBaseUser
 ) -> Escalation:
-    """Give an unresolved escalation to a member of its team."""
+    """Give an unresolved escalation to a member of its team who may act on it."""
+    require_can_act(user=user, escalation=escalation)
     if not escalation.team.members.filter(pk=assignee.pk).exists():
         raise ValidationError(f"{person(assignee)} is not in {escalation.team}.")
+    # A case held by someone who may not resolve or release it would be stuck with them.
+    if not can_act_on_cases(assignee, escalation.team):
+        raise ValidationError(f"{person(assignee)} cannot act on cases: choose an operator.")
     now = timezone.now()
     changed = (
         Escalation.objects.filter(pk=escalation.pk)
@@ -113,6 +121,7 @@ def escalation_assign(
 
 @transaction.atomic
 def escalation_comment(*, escalation: Escalation, user: AbstractBaseUser, text: str) -> Comment:
+    require_can_act(user=user, escalation=escalation)
     text = text.strip()
     if not text:
         raise ValidationError("Write something before posting a comment.")

@@ -29,6 +29,7 @@ from apps.runs.services import (
 from apps.runs.services.events import event_append
 
 from ..models import Escalation
+from ..permissions import require_can_act
 from .claims import EscalationConflict, holder_message, person
 
 R = Escalation.Resolution
@@ -74,7 +75,9 @@ def escalation_resolve(
     changes: dict[str, Any] | None = None,
 ) -> Escalation:
     """Resolve an open or claimed escalation; refused (EscalationConflict) if someone else
-    holds it or it is already resolved; ValidationError names what is missing."""
+    holds it or it is already resolved; ValidationError names what is missing; PermissionDenied
+    if ``user`` may not act on it (before anything is locked)."""
+    require_can_act(user=user, escalation=escalation)
     run = run_lock(run=escalation.run_id)
     current = (
         Escalation.objects.select_for_update(of=("self",))

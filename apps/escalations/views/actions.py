@@ -4,16 +4,20 @@ An htmx request gets the updated panel back and ``HX-Trigger: escalationChanged`
 its tab counts and the nav badge refresh on it); a plain form post is redirected to the case
 (post/redirect/get). When someone else got there first (EscalationConflict) the panel comes back
 with the message and status 409; when the input does not hold (ValidationError) the form comes
-back with the messages next to the fields and status 422. The inbox pages tell htmx to swap
-both (see the htmx-config meta tag in escalations/inbox.html).
+back with the messages next to the fields and status 422; when the user may see the case but not
+act on it (PermissionDenied, from the rule in ``permissions``) the panel comes back with the
+reason and status 403. The inbox pages tell htmx to swap all three (see the htmx-config meta tag
+in escalations/inbox.html). A case of a team the user may not see is 404, before anything else,
+so a guessed id learns nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -21,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from ..forms import AssignForm, BulkForm, CommentForm, ResolveForm
 from ..models import Escalation
+from ..permissions import require_can_act
 from ..selectors import escalation_get, escalation_list, teammates
 from ..services import (
     EscalationConflict,
@@ -33,7 +38,7 @@ from ..services import (
 from .pages import list_context, panel_context, region, respond
 
 CHANGED = "escalationChanged"
-CONFLICT, INVALID = 409, 422
+FORBIDDEN, CONFLICT, INVALID = 403, 409, 422
 
 
 def _escalation_or_404(request, pk: int) -> Escalation:
@@ -73,9 +78,29 @@ def _conflict(request, pk: int, error: EscalationConflict) -> HttpResponse:
     return _panel(request, pk, status=CONFLICT, changed=True, conflict=str(error))
 
 
+def _refused(request, pk: int, error: PermissionDenied) -> HttpResponse:
+    return _panel(request, pk, status=FORBIDDEN, refused=str(error))
+
+
+def acts_on_case(view):
+    """Load the case for an action: 404 for one the user may not see; 403 with the reason, before
+    any input is read, for one they may see but not act on. The services check again."""
+
+    @wraps(view)
+    def wrapper(request, pk: int):
+        escalation = _escalation_or_404(request, pk)
+        try:
+            require_can_act(user=request.user, escalation=escalation)
+            return view(request, pk, escalation)
+        except PermissionDenied as error:
+            return _refused(request, pk, error)
+
+    return wrapper
+
+
 @require_POST
-def claim(request, pk: int):
-    escalation = _escalation_or_404(request, pk)
+@acts_on_case
+def claim(request, pk: int, escalation: Escalation):
     try:
         escalation_claim(escalation=escalation, user=request.user)
     except EscalationConflict as error:
@@ -84,8 +109,8 @@ def claim(request, pk: int):
 
 
 @require_POST
-def release(request, pk: int):
-    escalation = _escalation_or_404(request, pk)
+@acts_on_case
+def release(request, pk: int, escalation: Escalation):
     try:
         escalation_release(escalation=escalation, user=request.user)
     except EscalationConflict as error:
@@ -94,8 +119,8 @@ def release(request, pk: int):
 
 
 @require_POST
-def assign(request, pk: int):
-    escalation = _escalation_or_404(request, pk)
+@acts_on_case
+def assign(request, pk: int, escalation: Escalation):
     form = AssignForm(request.POST, people=escalation.team.members.filter(is_active=True))
     if form.is_valid():
         assignee = form.cleaned_data["assignee"]
@@ -112,8 +137,8 @@ def assign(request, pk: int):
 
 
 @require_POST
-def comment(request, pk: int):
-    escalation = _escalation_or_404(request, pk)
+@acts_on_case
+def comment(request, pk: int, escalation: Escalation):
     form = CommentForm(request.POST)
     if form.is_valid():
         try:
@@ -128,8 +153,8 @@ def comment(request, pk: int):
 
 
 @require_POST
-def resolve(request, pk: int):
-    escalation = _escalation_or_404(request, pk)
+@acts_on_case
+def resolve(request, pk: int, escalation: Escalation):
     form = ResolveForm(request.POST, escalation=escalation)
     if form.is_valid():
         resolution = form.cleaned_data["resolution"]
@@ -198,6 +223,14 @@ def bulk(request):
     )
     if len(escalations) != len(ids):  # one the user may not see, or that does not exist
         raise Http404("No such escalation.")
+    # All or nothing: a refusal for one case stops the batch before any case changes.
+    try:
+        for escalation in escalations:
+            require_can_act(user=request.user, escalation=escalation)
+    except PermissionDenied as error:
+        return _bulk_answer(
+            request, summary=str(error), failures=[], level="error", status=FORBIDDEN
+        )
     action, assignee = form.cleaned_data["action"], form.cleaned_data["assignee"]
     done, failures = 0, []
     for escalation in escalations:
@@ -225,6 +258,10 @@ def bulk(request):
 def _bulk_answer(
     request, *, summary: str, failures, level: str, status=200, changed=False
 ) -> HttpResponse:
+    if region(request) is None and status == FORBIDDEN:
+        # A refusal is not redirected: the list comes back with it and the status says so.
+        context = {**list_context(request), "flash": {"summary": summary, "level": level}}
+        return respond(request, context, status=status)
     if region(request) is None:
         getattr(messages, level)(request, summary)
         url = reverse("inbox:list")

@@ -20,6 +20,7 @@ from django_tables2 import RequestConfig
 from ..filters import InboxFilter
 from ..forms import AssignForm, CommentForm, ResolveForm
 from ..models import Escalation
+from ..permissions import act_refusal, can_act_on_cases
 from ..selectors import (
     MINE,
     TABS,
@@ -75,6 +76,8 @@ def list_context(request, *, active_pk: int | None = None) -> dict:
     tab = request.GET.get("tab")
     if tab not in TABS:
         tab = MINE if counts[MINE] else UNASSIGNED
+    # Someone who may act on no case gets neither the bulk bar nor the boxes that feed it.
+    can_act = can_act_on_cases(user)
     table = InboxTable(
         inbox_tab(filterset.qs, tab=tab, user=user, now=now),
         user=user,
@@ -82,6 +85,7 @@ def list_context(request, *, active_pk: int | None = None) -> dict:
         querystring=request.GET.urlencode(),
         active_pk=active_pk,
         now=now,
+        exclude=() if can_act else ("select",),
     )
     RequestConfig(request, paginate=False).configure(table)
     _paginate(request, table)
@@ -100,8 +104,9 @@ def list_context(request, *, active_pk: int | None = None) -> dict:
         "table": table,
         "tab": tab,
         "tabs": tabs,
-        "people": teammates(user=user),
+        "people": teammates(user=user) if can_act else [],
         "query": request.GET.urlencode(),
+        "can_act_on_list": can_act,
     }
 
 
@@ -125,15 +130,22 @@ def panel_context(request, *, pk: int, **extra) -> dict:
     except Escalation.DoesNotExist:
         raise Http404("No such escalation.") from None
     escalation = detail.escalation
+    refusal = act_refusal(request.user, escalation.team)
     context = {
         "detail": detail,
         "escalation": escalation,
         "query": request.GET.urlencode(),
         "is_mine": escalation.assignee_id == request.user.pk,
-        "can_resolve": escalation.status == Escalation.Status.OPEN
-        or (
-            escalation.status == Escalation.Status.CLAIMED
-            and escalation.assignee_id == request.user.pk
+        # Why the user may only read this case (None if they may act): the buttons go with it.
+        "can_act": refusal is None,
+        "read_only_reason": refusal,
+        "can_resolve": refusal is None
+        and (
+            escalation.status == Escalation.Status.OPEN
+            or (
+                escalation.status == Escalation.Status.CLAIMED
+                and escalation.assignee_id == request.user.pk
+            )
         ),
         "assign_form": AssignForm(people=escalation.team.members.filter(is_active=True)),
         "comment_form": CommentForm(),

@@ -1,9 +1,9 @@
 """What a person does to a case, through the engine: resume (after editing its data), retry a
 step, skip a step, finish it by hand, cancel it.
 
-Each service locks the run (re-entrant inside a caller's transaction that already holds it),
-moves it through ``transitions`` and appends the timeline. Who may do it is checked by the
-caller's service (the inbox's resolve, admin's actions) before it calls in here.
+Each service checks that ``user`` may act on the team's cases (so admin and commands cannot go
+around the roles), locks the run (re-entrant inside a caller's transaction that already holds
+it), moves it through ``transitions`` and appends the timeline.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.accounts.permissions import require_can_act
 from apps.workflows.models import Step
 
 from ..hooks import handover
@@ -38,11 +39,12 @@ def run_lock(*, run: Run | int) -> Run:
     )
 
 
-def _lock_for_a_person(run: Run | int) -> Run:
-    """Lock the run for a person's decision. A run whose hand-over is still open is decided in
+def _lock_for_a_person(run: Run | int, user) -> Run:
+    """Lock the run for ``user``'s decision. A run whose hand-over is still open is decided in
     the inbox (which closes the hand-over first), never around it: that would leave an open
     escalation on a case that moved on."""
     run = run_lock(run=run)
+    require_can_act(user=user, team=run.workflow.team)
     if run.status == Run.Status.ESCALATED and handover().runs_waiting_for_a_person([run.pk]):
         raise IllegalTransition(
             "This case is with a person: decide it from its escalation in the inbox."
@@ -77,7 +79,7 @@ def run_resume(
 ) -> StepAttempt:
     """Run ``step`` again on a fresh round of its retry policy (and a new idempotency key),
     after applying ``changes`` to the case data. Without changes it is a person's retry."""
-    run = _lock_for_a_person(run)
+    run = _lock_for_a_person(run, user)
     diff = case_data_diff(run=run, changes=changes or {})
     data = {**run.data, **(changes or {})}
     run_move(
@@ -112,7 +114,7 @@ def run_skip_step(
     *, run: Run | int, step: Step, user, note: str, human_minutes: Decimal | int = 0
 ) -> str:
     """Carry on after ``step`` without it; the run ends "completed with skipped steps"."""
-    run = _lock_for_a_person(run)
+    run = _lock_for_a_person(run, user)
     event_append(
         run=run,
         kind=RunEvent.Kind.STEP_SKIPPED,
@@ -125,7 +127,7 @@ def run_skip_step(
 
 @transaction.atomic
 def run_finish_by_hand(*, run: Run | int, user, note: str, human_minutes: Decimal | int = 0) -> Run:
-    run = _lock_for_a_person(run)
+    run = _lock_for_a_person(run, user)
     _finish(
         run=run,
         to=Run.Status.COMPLETED,
@@ -141,7 +143,7 @@ def run_finish_by_hand(*, run: Run | int, user, note: str, human_minutes: Decima
 def run_cancel(*, run: Run | int, user, note: str, human_minutes: Decimal | int = 0) -> Run:
     """Cancel the case. An attempt queued or running is cancelled too, which fences its worker
     out: whatever it finds, it cannot record it."""
-    run = _lock_for_a_person(run)
+    run = _lock_for_a_person(run, user)
     run.attempts.filter(status__in=[StepAttempt.Status.QUEUED, StepAttempt.Status.RUNNING]).update(
         status=StepAttempt.Status.CANCELLED, lease_token=None, finished_at=timezone.now()
     )
