@@ -18,7 +18,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from apps.accounts import roles
 from apps.accounts.models import Team
@@ -26,7 +25,7 @@ from apps.runs.models import Run
 from apps.runs.services import run_start, workflow_refusal
 
 from .models import Step, Workflow, WorkflowVersion
-from .services import version_publish
+from .services import version_publish, workflow_set_status
 
 TEAM = {"slug": "accounts-payable", "name": "Accounts Payable"}
 WORKFLOW_SLUG = "supplier-invoice-intake"
@@ -163,6 +162,37 @@ def demo_steps(
     ]
 
 
+# What a case must carry before it starts: the fields the steps read. Fields the steps set
+# (vendor_key, amount_cents, erp_id) are not asked for. The amount and confidence have no
+# maximum or minimum here: a case over the limit is valid data that a person must look at, so
+# the `validate` step's bounds hand it over instead of intake refusing it.
+DEMO_CASE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "invoice_number",
+        "vendor",
+        "vendor_is_new",
+        "amount",
+        "currency",
+        "confidence",
+        "invoice_date",
+        "due_date",
+    ],
+    "properties": {
+        "invoice_number": {"type": "string", "minLength": 1},
+        "vendor": {"type": "string", "minLength": 1},
+        "vendor_is_new": {"type": "boolean"},
+        "amount": {"type": "number", "exclusiveMinimum": 0},
+        "currency": {"enum": ["EUR", "USD", "GBP"]},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "invoice_date": {"type": "string", "format": "date"},
+        "due_date": {"type": "string", "format": "date"},
+        "po_number": {"type": "string"},
+        "erp_scenario": {"enum": ["", *ERP_SCENARIO.values()]},
+    },
+}
+
+
 def demo_cases(*, count: int, seed: int = DEFAULT_SEED) -> list[tuple[str, str, dict[str, Any]]]:
     """``(external id, kind, case data)`` for cases 1…count; case n is the same for any count."""
     cases = []
@@ -220,6 +250,7 @@ def demo_load(
         steps=demo_steps(
             base_url=base_url, erp_timeout_s=erp_timeout_s, retry_initial_s=retry_initial_s
         ),
+        case_schema=DEMO_CASE_SCHEMA,
     )
     planned = demo_cases(count=cases, seed=seed)
     result.mix = Counter(kind for _, kind, _ in planned)
@@ -238,24 +269,31 @@ def demo_load(
 
 
 @transaction.atomic
-def _setup(*, base_url: str, password: str, steps: list[dict[str, Any]]) -> DemoResult:
+def _setup(
+    *, base_url: str, password: str, steps: list[dict[str, Any]], case_schema: dict[str, Any]
+) -> DemoResult:
     team, _ = Team.objects.get_or_create(slug=TEAM["slug"], defaults={"name": TEAM["name"]})
     users_created = _people(team=team, password=password)
-    workflow, _ = Workflow.objects.get_or_create(
+    workflow, workflow_created = Workflow.objects.get_or_create(
         slug=WORKFLOW_SLUG,
         defaults={
             "name": "Supplier invoice intake",
             "team": team,
             "description": "Supplier invoices read from the AP mailbox are checked, "
             "reviewed when the vendor is new, and booked in the ERP.",
-            "status": Workflow.Status.LIVE,
-            "went_live_at": timezone.now(),
             "baseline_minutes": Decimal("12"),
             "baseline_source": "stopwatch study, 40 invoices",
             "baseline_sample_size": 40,
         },
     )
-    version, version_created = _published_version(workflow=workflow, steps=steps)
+    version, version_created = _published_version(
+        workflow=workflow, steps=steps, case_schema=case_schema
+    )
+    if workflow_created:
+        # Only a new demo workflow goes live: one someone paused or retired is left as it is.
+        workflow_set_status(
+            workflow=workflow, status=Workflow.Status.LIVE, user=None, reason="Demo"
+        )
     return DemoResult(
         team=team,
         workflow=workflow,
@@ -318,20 +356,25 @@ def _as_fields(step: Step) -> dict[str, Any]:
 
 
 def _published_version(
-    *, workflow: Workflow, steps: list[dict[str, Any]]
+    *, workflow: Workflow, steps: list[dict[str, Any]], case_schema: dict[str, Any]
 ) -> tuple[WorkflowVersion, bool]:
-    """The newest published version if it has these steps; otherwise a new one, published.
+    """The newest published version if it has these steps and case schema; otherwise a new
+    one, published.
 
-    Publishing validates each step's action config and bounds, so the demo proves its own
-    definition is valid; an invalid step rolls the whole setup back.
+    Publishing validates the case schema and each step's action config and bounds, so the
+    demo proves its own definition is valid; an invalid one rolls the whole setup back.
     """
     wanted = [_as_fields(Step(position=i, **fields)) for i, fields in enumerate(steps, 1)]
     current = workflow.versions.filter(published_at__isnull=False).order_by("-number").first()
-    if current and [_as_fields(step) for step in current.steps.order_by("position")] == wanted:
+    if (
+        current
+        and current.case_schema == case_schema
+        and [_as_fields(step) for step in current.steps.order_by("position")] == wanted
+    ):
         return current, False
     number = (workflow.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = WorkflowVersion.objects.create(
-        workflow=workflow, number=number, note="Demo definition"
+        workflow=workflow, number=number, note="Demo definition", case_schema=case_schema
     )
     Step.objects.bulk_create(
         Step(version=version, position=position, **fields)

@@ -50,6 +50,14 @@ class WorkflowVersion(models.Model):
     number = models.PositiveIntegerField()
     note = models.CharField(max_length=200, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    case_schema = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What case data must look like before a case may start, as JSON Schema "
+        '(Draft 2020-12), e.g. {"type": "object", "required": ["amount"], "properties": '
+        '{"amount": {"type": "number"}, "due_date": {"type": "string", "format": "date"}}}. '
+        "Empty: any case data is accepted.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -68,6 +76,15 @@ class WorkflowVersion(models.Model):
     @property
     def is_published(self) -> bool:
         return self.published_at is not None
+
+    def clean(self) -> None:
+        from .schema import case_schema_errors
+
+        if self.case_schema is None:
+            self.case_schema = {}
+        errors = case_schema_errors(self.case_schema)
+        if errors:
+            raise ValidationError({"case_schema": errors})
 
 
 class Step(models.Model):
@@ -137,6 +154,32 @@ class Step(models.Model):
         errors = registry.validate_step(action=self.action, config=self.config, bounds=self.bounds)
         if errors:
             raise ValidationError(errors)
+
+
+class WorkflowStatusChange(models.Model):
+    """One move of a workflow's status: who, when, why. Written only by workflow_set_status;
+    survival metrics read when a workflow went live, was paused or retired from these rows."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=10, choices=Workflow.Status.choices)
+    to_status = models.CharField(max_length=10, choices=Workflow.Status.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty when the system moved it (the demo, a command).",
+    )
+    at = models.DateTimeField()
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["workflow", "at"], name="workflow_status_change_at")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow}: {self.from_status} → {self.to_status}"
 
 
 class IntakeToken(models.Model):

@@ -1,4 +1,4 @@
-"""Writes for workflows: publishing versions, intake tokens.
+"""Writes for workflows: status moves, publishing versions, intake tokens.
 
 A token is shown once, when it is made; the database keeps only its SHA-256 digest. A plain
 hash (no salt, no slow KDF) is enough because the token is 256 random bits, not a password:
@@ -12,12 +12,15 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import IntakeToken, Step, Workflow, WorkflowVersion
+from .models import IntakeToken, Step, Workflow, WorkflowStatusChange, WorkflowVersion
+from .schema import case_schema_errors
 
 TOKEN_PREFIX = "hnd_"  # noqa: S105 - marks our tokens; not a secret
 # Longer than any token we issue ("hnd_" + 43 characters); anything longer is not ours.
@@ -84,7 +87,7 @@ def version_publish(*, version: WorkflowVersion) -> WorkflowVersion:
     steps = list(version.steps.all())
     if not steps:
         raise ValueError("a version needs at least one step")
-    problems = []
+    problems = [f"case schema: {error}" for error in case_schema_errors(version.case_schema)]
     for step in steps:
         try:
             step.full_clean()
@@ -103,7 +106,11 @@ def version_copy(*, version: WorkflowVersion, user=None) -> WorkflowVersion:
     workflow = version.workflow
     last = workflow.versions.aggregate(n=Max("number"))["n"] or 0
     copy = WorkflowVersion.objects.create(
-        workflow=workflow, number=last + 1, note=f"Copy of v{version.number}", created_by=user
+        workflow=workflow,
+        number=last + 1,
+        note=f"Copy of v{version.number}",
+        case_schema=version.case_schema,
+        created_by=user,
     )
     Step.objects.bulk_create(
         Step(
@@ -117,3 +124,107 @@ def version_copy(*, version: WorkflowVersion, user=None) -> WorkflowVersion:
         for step in version.steps.all()
     )
     return copy
+
+
+# ---------------------------------------------------------------------------------------------
+# Status moves
+
+S = Workflow.Status
+# Where a workflow may go from each status. Pilot may fall back to draft (the pilot showed the
+# definition needs work); live goes back to pilot only through paused, so "it was live and
+# stopped" always shows in the history. Retired is final: survival metrics count a retired
+# workflow as dead, and bringing it back would blur that; a new workflow is made instead.
+ALLOWED_MOVES: dict[str, tuple[str, ...]] = {
+    S.DRAFT: (S.PILOT, S.LIVE, S.RETIRED),
+    S.PILOT: (S.LIVE, S.PAUSED, S.RETIRED, S.DRAFT),
+    S.LIVE: (S.PAUSED, S.RETIRED),
+    S.PAUSED: (S.LIVE, S.PILOT, S.RETIRED),
+    S.RETIRED: (),
+}
+RETIRED_IS_FINAL = "A retired workflow cannot {verb} again: copy it as a new workflow."
+MOVE_NOT_ALLOWED = (
+    "A {current} workflow cannot move to {status}; from {current} it can move to {allowed}."
+)
+ALREADY_THERE = "Workflow {slug!r} is already {status}."
+STALE_STATUS = (
+    "Workflow {slug!r} is now {actual}, not {expected}: someone moved it meanwhile. "
+    "Reload it and try again."
+)
+NOTHING_PUBLISHED = (
+    "Workflow {slug!r} has no published version with steps: publish one before it goes {status}."
+)
+REASON_REQUIRED = "Say why the workflow moves: the reason is kept in its status history."
+NOT_ALLOWED_TO_MOVE = "You may not change workflows, so you cannot move a workflow's status."
+
+
+def _label(status: str) -> str:
+    return Workflow.Status(status).label.lower()
+
+
+def _refusal(*, workflow: Workflow, status: str) -> str | None:
+    current = workflow.status
+    if status == current:
+        return ALREADY_THERE.format(slug=workflow.slug, status=_label(status))
+    if current == S.RETIRED:
+        verb = "go live" if status == S.LIVE else f"move to {_label(status)}"
+        return RETIRED_IS_FINAL.format(verb=verb)
+    if status not in ALLOWED_MOVES[current]:
+        *others, last = [_label(s) for s in ALLOWED_MOVES[current]]
+        allowed = f"{', '.join(others)} or {last}" if others else last
+        return MOVE_NOT_ALLOWED.format(
+            current=_label(current), status=_label(status), allowed=allowed
+        )
+    if (
+        status in Workflow.ACCEPTING
+        and not workflow.versions.filter(published_at__isnull=False, steps__isnull=False).exists()
+    ):
+        return NOTHING_PUBLISHED.format(slug=workflow.slug, status=_label(status))
+    return None
+
+
+@transaction.atomic
+def workflow_set_status(
+    *, workflow: Workflow, status: str, user: AbstractBaseUser | None, reason: str
+) -> WorkflowStatusChange:
+    """Move ``workflow`` to ``status`` and record who, when and why; the one door for status.
+
+    ``user`` None is the system (the demo, a command); a person needs the permission to
+    change workflows. The move is refused (ValidationError) when the table above forbids it,
+    when the reason is blank, or when the workflow is no longer in the status this object
+    holds (someone else moved it: the conditional update finds no row). ``went_live_at`` is
+    the first time it went live and never moves after that.
+    """
+    if user is not None and not user.has_perm("workflows.change_workflow"):
+        raise PermissionDenied(NOT_ALLOWED_TO_MOVE)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REASON_REQUIRED}, code="reason_required")
+    status = Workflow.Status(status)
+    refusal = _refusal(workflow=workflow, status=status)
+    if refusal:
+        raise ValidationError(refusal, code="move_not_allowed")
+    now = timezone.now()
+    changes: dict = {"status": status, "updated_at": now}
+    if status == S.LIVE:
+        changes["went_live_at"] = Coalesce(F("went_live_at"), Value(now))
+    moved = Workflow.objects.filter(pk=workflow.pk, status=workflow.status).update(**changes)
+    if not moved:
+        actual = Workflow.objects.filter(pk=workflow.pk).values_list("status", flat=True).first()
+        raise ValidationError(
+            STALE_STATUS.format(
+                slug=workflow.slug,
+                actual=_label(actual) if actual else "deleted",
+                expected=_label(workflow.status),
+            ),
+            code="stale",
+        )
+    change = WorkflowStatusChange.objects.create(
+        workflow=workflow,
+        from_status=workflow.status,
+        to_status=status,
+        changed_by=user,
+        at=now,
+        reason=reason,
+    )
+    workflow.refresh_from_db(fields=["status", "went_live_at", "updated_at"])
+    return change

@@ -70,6 +70,45 @@ def test_check_bounds_names_the_expression_and_the_values_that_broke_it():
     assert "confidence = 0.5" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("bound", "data", "why"),
+    [
+        (
+            "amount <= 10000",
+            {"amount": "lots"},
+            "amount is 'lots' (text), which cannot be compared with a number.",
+        ),
+        (
+            "amount <= 10000",
+            {"amount": None},
+            "amount is null (empty), which cannot be compared with a number.",
+        ),
+        (
+            "0 < amount <= limit",
+            {"amount": 5, "limit": "10k"},
+            "limit is '10k' (text), which cannot be compared with a number.",
+        ),
+        (
+            "confidence >= 0.8",
+            {"confidence": [0.9]},
+            "confidence is [0.9] (a list), which cannot be compared with a number.",
+        ),
+        (
+            "amount + 1 > 3",
+            {"amount": "a"},
+            "amount is 'a' (text): these kinds of values cannot be combined this way.",
+        ),
+    ],
+)
+def test_a_bound_that_meets_the_wrong_type_says_so_in_plain_words(bound, data, why):
+    with pytest.raises(OutOfBounds) as caught:
+        expressions.check_bounds([bound], data)
+
+    assert caught.value.message == f"Bound `{bound}` could not be checked: {why}"
+    assert "not supported between instances" not in caught.value.message
+    assert caught.value.expression == bound
+
+
 def test_evaluate_reports_a_missing_field_by_name():
     with pytest.raises(PermanentError, match="'vendor'"):
         expressions.evaluate("upper(vendor)", {})

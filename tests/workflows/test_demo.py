@@ -1,18 +1,24 @@
 """The demo loader: idempotent setup, a valid definition, and a real run against the fake ERP."""
 
+import json
+import re
 from collections import Counter
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 
 from apps.accounts import roles
 from apps.accounts.models import Team
 from apps.escalations.models import Escalation
 from apps.runs.models import Run, RunEvent, StepAttempt
-from apps.workflows.demo import BLOCK, MIX, WORKFLOW_SLUG, demo_cases
+from apps.workflows.demo import BLOCK, DEMO_CASE_SCHEMA, MIX, WORKFLOW_SLUG, demo_cases
 from apps.workflows.models import Step, Workflow, WorkflowVersion
+from apps.workflows.schema import case_data_errors, case_schema_errors
+from apps.workflows.services import intake_token_create
 
 MODELS = (Team, get_user_model(), Workflow, WorkflowVersion, Step, Run, StepAttempt, RunEvent)
 
@@ -25,6 +31,13 @@ def demo(**options) -> str:
 
 def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def readme_intake_example() -> dict:
+    """The body of the README's `curl -X POST …/runs` example, as the reader would send it."""
+    readme = (settings.BASE_DIR / "README.md").read_text()
+    [body] = re.findall(r"/workflows/supplier-invoice-intake/runs.*?-d '(\{.*?\})'", readme, re.S)
+    return json.loads(body)
 
 
 @pytest.mark.django_db
@@ -84,6 +97,8 @@ def test_demo_workflow_is_live_with_one_valid_published_version():
     assert workflow.baseline_source == "stopwatch study, 40 invoices"
     version = workflow.versions.get()
     assert version.is_published
+    assert version.case_schema == DEMO_CASE_SCHEMA
+    version.full_clean()
     steps = list(version.steps.order_by("position"))
     assert [(s.key, s.action) for s in steps] == [
         ("validate", "rules.check"),
@@ -105,6 +120,86 @@ def test_demo_workflow_is_live_with_one_valid_published_version():
         erp.timeout_s,
     ) == (4, 1.0, 2.0, 20.0, 0.2, 3.0)
     assert steps[4].on_failure == Step.OnFailure.SKIP
+
+
+@pytest.mark.django_db
+def test_the_demo_workflow_went_live_through_the_status_service_once():
+    demo(no_cases=True, base_url="http://erp.test")
+    demo(no_cases=True, base_url="http://erp.test")
+
+    workflow = Workflow.objects.get(slug=WORKFLOW_SLUG)
+    [change] = workflow.status_changes.all()
+    assert (change.from_status, change.to_status) == (
+        Workflow.Status.DRAFT,
+        Workflow.Status.LIVE,
+    )
+    assert (change.changed_by, change.reason) == (None, "Demo")
+    assert workflow.went_live_at == change.at
+
+
+def test_the_demo_schema_is_a_usable_schema_and_every_demo_case_fits_it():
+    assert case_schema_errors(DEMO_CASE_SCHEMA) == []
+    for external_id, _, data in demo_cases(count=2 * BLOCK):
+        assert case_data_errors(schema=DEMO_CASE_SCHEMA, data=data) == [], external_id
+
+
+def test_the_readme_intake_example_fits_the_demo_schema():
+    example = readme_intake_example()
+
+    assert example["external_id"] == "INV-9001"
+    assert case_data_errors(schema=DEMO_CASE_SCHEMA, data=example["data"]) == []
+    # Its email step needs the due date; the schema asks for it, so the README must send it.
+    without_due_date = {k: v for k, v in example["data"].items() if k != "due_date"}
+    assert case_data_errors(schema=DEMO_CASE_SCHEMA, data=without_due_date) == [
+        "due_date: is required"
+    ]
+
+
+@pytest.mark.django_db
+def test_the_demo_intake_refuses_a_case_the_schema_does_not_allow():
+    demo(no_cases=True, base_url="http://erp.test")
+    token = intake_token_create(workflow=Workflow.objects.get(slug=WORKFLOW_SLUG))[1]
+    data = {**readme_intake_example()["data"], "amount": "lots", "due_date": "31/12/2026"}
+
+    response = Client().post(
+        f"/api/v1/workflows/{WORKFLOW_SLUG}/runs",
+        {"external_id": "INV-9002", "data": data},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "data.amount", "message": "'lots' is not a number"},
+        {"field": "data.due_date", "message": "'31/12/2026' is not a date (YYYY-MM-DD)"},
+    ]
+    assert not Run.objects.exists()
+
+
+def test_the_readme_intake_example_completes_and_sends_its_email(
+    live_server, drain, monkeypatch, mailoutbox
+):
+    for name in ("FAIL", "REJECT", "SLOW"):
+        monkeypatch.setenv(f"HANDOFF_DEMO_ERP_{name}_RATE", "0")
+    demo(no_cases=True, base_url=live_server.url)
+    token = intake_token_create(workflow=Workflow.objects.get(slug=WORKFLOW_SLUG))[1]
+
+    response = Client().post(
+        f"/api/v1/workflows/{WORKFLOW_SLUG}/runs",
+        readme_intake_example(),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    drain(timeout=30)
+
+    assert response.status_code == 201
+    run = Run.objects.get(pk=response.json()["id"])
+    assert run.status == Run.Status.COMPLETED
+    assert not run.attempts.filter(status=StepAttempt.Status.FAILED).exists()
+    [email] = mailoutbox
+    assert email.to == ["ap-team@example.com"]
+    assert email.subject == f"Invoice INV-9001 booked as {run.data['erp_id']}"
+    assert "Acme: 420.5 EUR, due 2026-12-20" in email.body
 
 
 @pytest.mark.django_db

@@ -13,6 +13,9 @@ Order of checks, so that each answer tells the caller no more than it is entitle
 5. 409: the token's workflow does not accept cases (draft, paused, retired, nothing
    published). A repeated external_id is answered 200 with the existing run even then: the
    case was accepted when it was first sent.
+6. 400: the case data does not match the case schema of the version the run would start on;
+   every problem is listed, field by field (``data.amount``, ``data.lines[0].amount``). A
+   repeated external_id is answered 200 with the existing run, whatever its data.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from apps.workflows.models import IntakeToken
+from apps.workflows.schema import CaseDataInvalid
 
 from ..selectors import run_of_workflow
 from ..services import WorkflowNotAccepting, run_start
@@ -38,6 +42,7 @@ INVALID_BODY = "Invalid request body"
 WORKFLOW_NOT_FOUND = "No workflow {slug!r} for this token."
 RUN_NOT_FOUND = "No run {id} for this token."
 NO_ENDPOINT = "No such endpoint in the intake API."
+CASE_DATA_INVALID = "The case data does not match the workflow's case schema"
 BODY_NOT_OBJECT = 'The body must be a JSON object: {"external_id": "…", "data": {…}}'
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -128,6 +133,16 @@ def not_accepting(request: HttpRequest, exc: WorkflowNotAccepting) -> HttpRespon
     return api.create_response(request, {"detail": str(exc)}, status=409)
 
 
+@api.exception_handler(CaseDataInvalid)
+def case_data_invalid(request: HttpRequest, exc: CaseDataInvalid) -> HttpResponse:
+    errors = [
+        {"field": "data" + (f".{e.field}" if e.field else ""), "message": e.message}
+        for e in exc.errors
+    ]
+    detail = f"{CASE_DATA_INVALID}: {'; '.join(exc.messages)}."
+    return api.create_response(request, {"detail": detail, "errors": errors}, status=400)
+
+
 # ---------------------------------------------------------------------------------------------
 # Endpoints
 
@@ -150,7 +165,8 @@ def not_accepting(request: HttpRequest, exc: WorkflowNotAccepting) -> HttpRespon
     summary="Start a case",
     description="Starts a run of the workflow's newest published version: 201 with the new "
     "run. The same external_id again answers 200 with the run it started the first time "
-    "(its data is not changed), so a caller may retry safely.",
+    "(its data is not changed), so a caller may retry safely. Data that does not match the "
+    "version's case schema answers 400 listing every problem.",
     tags=["runs"],
 )
 def run_create(

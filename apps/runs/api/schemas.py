@@ -209,12 +209,15 @@ class Error(Schema):
 
 
 class FieldError(Schema):
-    field: str = Field(description='The field concerned, e.g. "external_id" or "data".')
+    field: str = Field(
+        description='The field concerned, e.g. "external_id", "data" or "data.lines[0].amount".'
+    )
     message: str
 
 
 class InvalidRequest(Schema):
-    """A body that is not valid JSON (errors is then empty) or does not match the schema."""
+    """A body that is not valid JSON (errors is then empty), does not match the schema, or
+    carries case data that does not match the workflow's case schema (one error per problem)."""
 
     detail: str = Field(examples=["Invalid request body"])
     errors: list[FieldError] = Field(default_factory=list)

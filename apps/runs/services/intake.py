@@ -5,6 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from apps.workflows.models import Workflow, WorkflowVersion
+from apps.workflows.schema import case_data_check
 
 from ..models import Run, RunEvent
 from .engine import attempt_create
@@ -46,6 +47,8 @@ def run_start(
 
     Returns ``(run, created)``. A second call with the same external id returns the first run
     untouched, also when two calls race (the unique constraint decides, the loser reads).
+    Data that does not match the version's case schema raises CaseDataInvalid (every problem
+    listed) and creates nothing.
     """
     existing = Run.objects.filter(workflow=workflow, external_id=external_id).first()
     if existing is not None:
@@ -53,6 +56,7 @@ def run_start(
     refusal = workflow_refusal(workflow)
     if refusal:
         raise WorkflowNotAccepting(refusal)
+    case_data_check(schema=published_version(workflow).case_schema, data=data)
     try:
         with transaction.atomic():
             return _create(

@@ -8,6 +8,7 @@ Case data fields are names (``amount``), nested objects use dots or brackets
 from __future__ import annotations
 
 import ast
+import json
 from typing import Any
 
 import simpleeval
@@ -93,8 +94,11 @@ def check_bounds(bounds: list[str], data: dict[str, Any]) -> None:
         try:
             holds = evaluate(expression, data)
         except PermanentError as exc:
+            why = exc.message
+            if isinstance(exc.__cause__, TypeError):
+                why = _type_mismatch(expression, data, values)
             raise OutOfBounds(
-                f"Bound `{expression}` could not be checked: {exc.message}",
+                f"Bound `{expression}` could not be checked: {why}",
                 expression=expression,
                 values=values,
             ) from exc
@@ -105,3 +109,71 @@ def check_bounds(bounds: list[str], data: dict[str, Any]) -> None:
                 expression=expression,
                 values=values,
             )
+
+
+ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+
+
+def kind_of(value: Any) -> str:
+    """A value's JSON kind in plain words."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _type_mismatch(expression: str, data: dict[str, Any], values: dict[str, Any]) -> str:
+    """Plain words for a type error: which field holds what, instead of Python's wording
+    ("'<=' not supported between instances of 'str' and 'int'")."""
+    for left, right in _orderings(ast.parse(expression.strip(), mode="eval")):
+        sides = [(side, _value_of(side, data)) for side in (left, right)]
+        if not any(_is_number(value) for _, value in sides):
+            continue
+        for side, value in sides:
+            if value is not _UNKNOWN and not _is_number(value):
+                name, kind = ast.unparse(side), kind_of(value)
+                return (
+                    f"{name} is {_shown(value)} ({kind}), which cannot be compared with a number."
+                )
+    shown = ", ".join(f"{name} is {_shown(v)} ({kind_of(v)})" for name, v in values.items())
+    return f"{shown or 'the values it reads'}: these kinds of values cannot be combined this way."
+
+
+def _orderings(tree: ast.AST):
+    """The (left, right) operands of every <, <=, >, >= in the expression."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            for op, left, right in zip(node.ops, operands[:-1], operands[1:], strict=True):
+                if isinstance(op, ORDERING):
+                    yield left, right
+
+
+_UNKNOWN = object()
+
+
+def _shown(value: Any) -> str:
+    # As the case data holds it (JSON), not as Python writes it.
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _value_of(node: ast.expr, data: dict[str, Any]) -> Any:
+    try:
+        return evaluate(ast.unparse(node), data)
+    except PermanentError:
+        return _UNKNOWN
