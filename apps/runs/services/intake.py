@@ -56,18 +56,30 @@ def run_start(
     refusal = workflow_refusal(workflow)
     if refusal:
         raise WorkflowNotAccepting(refusal)
-    case_data_check(schema=published_version(workflow).case_schema, data=data)
+    # The version read once: the one whose schema the data was checked against is pinned.
+    version = published_version(workflow)
+    case_data_check(schema=version.case_schema, data=data)
     try:
         with transaction.atomic():
             return _create(
-                workflow=workflow, external_id=external_id, data=data, source=source
+                workflow=workflow,
+                version=version,
+                external_id=external_id,
+                data=data,
+                source=source,
             ), True
     except IntegrityError:
         return Run.objects.get(workflow=workflow, external_id=external_id), False
 
 
-def _create(*, workflow: Workflow, external_id: str, data: dict[str, Any], source: str) -> Run:
-    version = published_version(workflow)
+def _create(
+    *,
+    workflow: Workflow,
+    version: WorkflowVersion,
+    external_id: str,
+    data: dict[str, Any],
+    source: str,
+) -> Run:
     first = version.steps.order_by("position").first()
     run = Run.objects.create(
         workflow=workflow,
