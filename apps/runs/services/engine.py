@@ -27,7 +27,6 @@ from apps.workflows.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    classify,
     registry,
 )
 from apps.workflows.actions.expressions import check_bounds
@@ -36,7 +35,15 @@ from apps.workflows.models import Step
 from ..models import Circuit, Run, RunEvent, StepAttempt
 from .circuits import circuit_failure, circuit_gate, circuit_success, circuit_wait_until
 from .events import event_append
-from .leases import db_retry, lease_heartbeat, lease_until, new_lease_token, time_limit
+from .leases import (
+    DeadlineExceeded,
+    claim_deadline,
+    db_retry,
+    failure_of,
+    lease_heartbeat,
+    new_lease_token,
+    time_limit,
+)
 from .scheduling import attempt_schedule, backoff_delay, due_in
 
 logger = logging.getLogger(__name__)
@@ -93,11 +100,11 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
     error: ActionError | None = None
     with lease_heartbeat(attempt_id=attempt_id, token=token):
         try:
-            with time_limit(step.timeout_s):
+            with time_limit(step.timeout_s, attempt_id=attempt_id):
                 check_bounds(step.bounds, data)
                 result = registry.get(step.action).execute(ctx)
-        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
-            error = classify(exc)
+        except (Exception, DeadlineExceeded) as exc:  # noqa: BLE001 - each failure is recorded
+            error = failure_of(exc)
             trace = tb.format_exc()
             outcome = db_retry(
                 lambda: _record_failure(**ids, error=error, trace=trace),
@@ -148,7 +155,7 @@ def _claim(
             job_id=job_id,
             input=run.data,
             lease_token=token,
-            lease_expires_at=lease_until(),
+            **claim_deadline(timeout_s=attempt.step.timeout_s),
             parked_on="",
         )
         if not claimed:

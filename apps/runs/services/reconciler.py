@@ -28,6 +28,7 @@ from apps.escalations.services.opening import escalation_open
 from apps.workflows.actions import PermanentError
 
 from ..models import Run, RunEvent, StepAttempt
+from .deadlines import time_out_overdue_attempts
 from .engine import fail_locked, lock_running
 from .events import event_append
 from .scheduling import attempt_schedule, enqueue_attempt, job_id_for, queue
@@ -42,13 +43,15 @@ class ReconcileReport:
     attempts_given_up: int = 0
     jobs_requeued: int = 0
     runs_escalated: int = 0
+    attempts_timed_out: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.leases_recovered} attempt(s) taken back from dead workers, "
             f"{self.attempts_given_up} given to a person after repeated worker deaths, "
             f"{self.jobs_requeued} lost job(s) enqueued again, "
-            f"{self.runs_escalated} stuck run(s) handed to a person"
+            f"{self.runs_escalated} stuck run(s) handed to a person, "
+            f"{self.attempts_timed_out} attempt(s) past their deadline timed out"
         )
 
     @property
@@ -59,6 +62,8 @@ class ReconcileReport:
 def reconcile(*, now: datetime | None = None, limit: int = 1000) -> ReconcileReport:
     now = now or timezone.now()
     report = ReconcileReport()
+    # First: an attempt past its deadline timed out, even if its lease ran out too.
+    report.attempts_timed_out += time_out_overdue_attempts(limit=limit)
     _recover_expired_leases(now=now, limit=limit, report=report)
     _requeue_lost_jobs(now=now, limit=limit, report=report)
     _escalate_stuck_runs(now=now, limit=limit, report=report)
