@@ -208,6 +208,9 @@ HANDOFF_REQUEUE_AFTER = _read("HANDOFF_REQUEUE_AFTER", env.float, 15.0)
 HANDOFF_MAX_RECOVERIES = _read("HANDOFF_MAX_RECOVERIES", env.int, 3)
 # How long a worker keeps retrying the database before giving a job up.
 HANDOFF_DB_RETRY_SECONDS = _read("HANDOFF_DB_RETRY_SECONDS", env.float, 60.0)
+# A step still running this long past its own time limit is stopped hard: its worker's watchdog
+# ends the process, the reconciler records a timeout, and no heartbeat renews its lease further.
+HANDOFF_DEADLINE_GRACE_SECONDS = _read("HANDOFF_DEADLINE_GRACE_SECONDS", env.float, 10.0)
 HANDOFF_CIRCUIT_THRESHOLD = _read("HANDOFF_CIRCUIT_THRESHOLD", env.int, 5)
 HANDOFF_CIRCUIT_COOLDOWN = _read("HANDOFF_CIRCUIT_COOLDOWN", env.float, 30.0)
 # A closed circuit lets its parked attempts go this many at a time, this many seconds apart, so

@@ -129,6 +129,9 @@ class StepAttempt(models.Model):
     # Set from the database clock at the claim: past it (plus a grace period) the attempt has
     # timed out whatever its worker says, and no heartbeat extends its lease beyond it.
     deadline_at = models.DateTimeField(null=True, blank=True)
+    # The worker's last sign of life (database clock). Seen past the deadline, the worker was
+    # stuck in the step (a timeout); last seen before it, the worker died (a recovery).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(
         max_length=120,
         blank=True,

@@ -144,8 +144,8 @@ class Processes:
         self.started.append(proc)
         return proc
 
-    def worker(self, **env: str) -> Proc:
-        return self._start("worker", [], env)
+    def worker(self, *args: str, **env: str) -> Proc:
+        return self._start("worker", list(args), env)
 
     def scheduler(self, **env: str) -> Proc:
         return self._start("scheduler", [], env)

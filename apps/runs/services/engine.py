@@ -25,7 +25,6 @@ from apps.workflows.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    classify,
     registry,
 )
 from apps.workflows.actions.expressions import check_bounds
@@ -35,7 +34,15 @@ from ..hooks import handover
 from ..models import Circuit, HandoverReason, Run, RunEvent, StepAttempt
 from .circuits import circuit_failure, circuit_gate, circuit_success, circuit_wait_until
 from .events import event_append
-from .leases import db_retry, lease_heartbeat, lease_until, new_lease_token, time_limit
+from .leases import (
+    DeadlineExceeded,
+    claim_deadline,
+    db_retry,
+    failure_of,
+    lease_heartbeat,
+    new_lease_token,
+    time_limit,
+)
 from .scheduling import attempt_schedule, backoff_delay, due_in
 from .transitions import run_move
 
@@ -105,13 +112,13 @@ def attempt_execute(*, attempt_id: int, worker: str = "", job_id: str = "") -> s
     )
     ids = {"run_id": attempt.run_id, "attempt_id": attempt_id, "token": token}
     error: ActionError | None = None
-    with lease_heartbeat(attempt_id=attempt_id, token=token):
+    with lease_heartbeat(attempt_id=attempt_id, token=token, timeout_s=step.timeout_s):
         try:
-            with time_limit(step.timeout_s):
+            with time_limit(step.timeout_s, attempt_id=attempt_id):
                 check_bounds(step.bounds, data)
                 result = registry.get(step.action).execute(ctx)
-        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
-            error = classify(exc)
+        except (Exception, DeadlineExceeded) as exc:  # noqa: BLE001 - each failure is recorded
+            error = failure_of(exc)
             trace = tb.format_exc()
             outcome = db_retry(
                 lambda: _record_failure(**ids, error=error, trace=trace),
@@ -169,7 +176,7 @@ def attempt_claim(
             job_id=job_id,
             input=run.data,
             lease_token=token,
-            lease_expires_at=lease_until(),
+            **claim_deadline(timeout_s=attempt.step.timeout_s),
             parked_on="",
         )
         if not claimed:

@@ -30,6 +30,7 @@ from apps.workflows.actions import PermanentError
 from ..hooks import handover
 from ..models import HandoverReason, Run, RunEvent, StepAttempt
 from .cases import run_lock
+from .deadlines import time_out_overdue_attempts
 from .engine import fail_locked, lock_running, run_hand_over
 from .events import event_append
 from .scheduling import attempt_schedule, enqueue_attempt, job_id_for, queue
@@ -45,6 +46,7 @@ class ReconcileReport:
     jobs_requeued: int = 0
     runs_escalated: int = 0
     handovers_reopened: int = 0
+    attempts_timed_out: int = 0
 
     def __str__(self) -> str:
         return (
@@ -53,7 +55,7 @@ class ReconcileReport:
             f"{self.jobs_requeued} lost job(s) enqueued again, "
             f"{self.runs_escalated} stuck run(s) handed to a person, "
             f"{self.handovers_reopened} run(s) with a person but no open escalation handed over "
-            "again"
+            f"again, {self.attempts_timed_out} attempt(s) past their deadline timed out"
         )
 
     @property
@@ -64,6 +66,8 @@ class ReconcileReport:
 def reconcile(*, now: datetime | None = None, limit: int = 1000) -> ReconcileReport:
     now = now or timezone.now()
     report = ReconcileReport()
+    # First: an attempt past its deadline timed out, even if its lease ran out too.
+    report.attempts_timed_out += time_out_overdue_attempts(limit=limit)
     _recover_expired_leases(now=now, limit=limit, report=report)
     _requeue_lost_jobs(now=now, limit=limit, report=report)
     _escalate_stuck_runs(now=now, limit=limit, report=report)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from datetime import datetime, timedelta
 
 import django_rq
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -15,9 +17,8 @@ from ..models import StepAttempt
 
 logger = logging.getLogger(__name__)
 
-# An attempt's RQ job outlives its own time limit by this much, so the engine's limit (which
-# records a timeout) fires before RQ's (which would only kill the job).
-JOB_TIMEOUT_MARGIN_S = 60
+# Time a job needs besides its database waits and its action: loading, enqueueing what follows.
+JOB_OVERHEAD_S = 30
 
 
 def backoff_delay(
@@ -53,6 +54,21 @@ def job_id_for(attempt_id: int, recoveries: int) -> str:
     return f"attempt-{attempt_id}-{recoveries}"
 
 
+def job_timeout_s(step_timeout_s: float) -> int:
+    """How long RQ lets an attempt's job run before killing it.
+
+    RQ's kill records nothing, so it must never come first: the job may wait for the database
+    (up to ``HANDOFF_DB_RETRY_SECONDS``) three times (the claim, the outcome, the circuit), and
+    its action runs until its limit plus the grace after which the watchdog ends the worker.
+    """
+    return math.ceil(
+        step_timeout_s
+        + settings.HANDOFF_DEADLINE_GRACE_SECONDS
+        + 3 * settings.HANDOFF_DB_RETRY_SECONDS
+        + JOB_OVERHEAD_S
+    )
+
+
 def enqueue_attempt(
     attempt_id: int, job_timeout: float, recoveries: int = 0, *, at_front: bool = False
 ) -> None:
@@ -67,7 +83,7 @@ def enqueue_attempt(
             execute_attempt,
             attempt_id,
             job_id=job_id_for(attempt_id, recoveries),
-            job_timeout=int(job_timeout) + JOB_TIMEOUT_MARGIN_S,
+            job_timeout=job_timeout_s(job_timeout),
             result_ttl=300,
             failure_ttl=7 * 24 * 3600,
             at_front=at_front,
