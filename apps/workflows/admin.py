@@ -2,13 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
 from .actions import registry
 from .models import IntakeToken, Step, Workflow, WorkflowStatusChange, WorkflowVersion
-from .services import REASON_REQUIRED, workflow_set_status
+from .services import REASON_REQUIRED, intake_token_revoke, workflow_set_status
 
 
 class StepForm(forms.ModelForm):
@@ -229,8 +227,7 @@ class IntakeTokenAdmin(admin.ModelAdmin):
         # Tokens are made by `manage.py intake_token <slug>`, which shows the token once.
         return False
 
-    @admin.action(description="Revoke")
+    @admin.action(description="Revoke", permissions=["change"])
     def revoke(self, request, queryset):
-        with transaction.atomic():
-            count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = intake_token_revoke(tokens=queryset, user=request.user)
         self.message_user(request, f"{count} token(s) revoked.")

@@ -70,6 +70,17 @@ def intake_token_mark_used(*, token: IntakeToken) -> None:
     ).update(last_used_at=now)
 
 
+NOT_ALLOWED_TO_REVOKE = "Only people who may change intake tokens can revoke them."
+
+
+@transaction.atomic
+def intake_token_revoke(*, tokens, user) -> int:
+    """Revoke the live tokens among ``tokens`` (a queryset) for ``user``; returns how many."""
+    if not user.has_perm("workflows.change_intaketoken"):
+        raise PermissionDenied(NOT_ALLOWED_TO_REVOKE)
+    return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
 @transaction.atomic
 def intake_token_revoke_all(*, workflow: Workflow) -> int:
     """Revoke every live token of ``workflow``; returns how many were revoked."""

@@ -4,7 +4,10 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.workflows.models import IntakeToken, Workflow
@@ -12,9 +15,10 @@ from apps.workflows.services import (
     intake_token_create,
     intake_token_lookup,
     intake_token_mark_used,
+    intake_token_revoke,
     intake_token_revoke_all,
 )
-from tests.factories import workflow_with_steps
+from tests.factories import UserFactory, workflow_with_steps
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +158,25 @@ def test_revoke_all_from_the_command_makes_the_tokens_fail(workflow, capsys, cli
     assert capsys.readouterr().out.strip() == "Revoked 1 token(s) of workflow 'invoices'."
     assert IntakeToken.objects.get().revoked_at is not None
     assert post_case(client, token).status_code == 401
+
+
+def test_admin_revokes_through_the_service_and_someone_without_the_permission_cannot(
+    workflow, client
+):
+    row, _ = intake_token_create(workflow=workflow)
+    reader = UserFactory(username="reader", is_staff=True)
+    with pytest.raises(PermissionDenied):
+        intake_token_revoke(tokens=IntakeToken.objects.all(), user=reader)
+    assert IntakeToken.objects.get().revoked_at is None
+
+    implementer = UserFactory(username="impl", is_staff=True)
+    implementer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_intaketoken", "change_intaketoken"])
+    )
+    client.force_login(implementer)
+    client.post(
+        reverse("admin:workflows_intaketoken_changelist"),
+        {"action": "revoke", "_selected_action": [row.pk]},
+    )
+
+    assert IntakeToken.objects.get().revoked_at is not None

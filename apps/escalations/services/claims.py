@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.runs.models import RunEvent
-from apps.runs.services.events import event_append
+from apps.runs.services import event_append
 
 from ..models import Comment, Escalation
 from ..permissions import can_act_on_cases, require_can_act

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.runs.models import Run, RunEvent
-from apps.runs.services.events import event_append
+from apps.runs.services import event_append
 
 from ..models import Escalation
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.runs.models import RunEvent
 from apps.runs.services import (
     case_data_diff,
+    event_append,
     run_cancel,
     run_finish_by_hand,
     run_lock,
@@ -26,7 +27,6 @@ from apps.runs.services import (
     run_retry_step,
     run_skip_step,
 )
-from apps.runs.services.events import event_append
 
 from ..models import Escalation
 from ..permissions import require_can_act
