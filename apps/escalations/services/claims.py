@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.runs.models import RunEvent
-from apps.runs.services import event_append
+from apps.runs.services import event_append, person
 
 from ..models import Comment, Escalation
 from ..permissions import can_act_on_cases, require_can_act
@@ -20,10 +20,6 @@ S = Escalation.Status
 
 class EscalationConflict(Exception):
     """Someone else got there first; the message says who and when."""
-
-
-def person(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
 
 
 def holder_message(escalation: Escalation) -> str:

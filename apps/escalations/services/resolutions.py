@@ -20,6 +20,7 @@ from apps.runs.models import RunEvent
 from apps.runs.services import (
     case_data_diff,
     event_append,
+    person,
     run_cancel,
     run_finish_by_hand,
     run_lock,
@@ -30,7 +31,7 @@ from apps.runs.services import (
 
 from ..models import Escalation
 from ..permissions import require_can_act
-from .claims import EscalationConflict, holder_message, person
+from .claims import EscalationConflict, holder_message
 
 R = Escalation.Resolution
 NEEDS_STEP = (R.RESUMED, R.RETRIED, R.SKIPPED)

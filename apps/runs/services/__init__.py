@@ -6,6 +6,7 @@ exported here; a run's status changes only in ``transitions``.
 
 from .cases import (  # noqa: F401
     case_data_diff,
+    person,
     run_cancel,
     run_finish_by_hand,
     run_lock,

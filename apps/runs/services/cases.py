@@ -27,7 +27,8 @@ from .transitions import IllegalTransition, run_move
 
 
 def person(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user else "the system"
+    """How a person is named on timelines and in messages."""
+    return (user.get_full_name() or user.get_username()) if user else "nobody"
 
 
 def run_lock(*, run: Run | int) -> Run:
