@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.runs",
     "apps.escalations",
     "apps.discovery",
+    "apps.alerts",
 ]
 
 MIDDLEWARE = [
