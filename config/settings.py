@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "apps.escalations",
     "apps.discovery",
     "apps.alerts",
+    "apps.casework",
 ]
 
 MIDDLEWARE = [
