@@ -44,8 +44,20 @@ class Command(BaseCommand):
             f"  curl -X POST {url} \\\n"
             '    -H "Authorization: Bearer $HANDOFF_TOKEN" \\\n'
             '    -H "Content-Type: application/json" \\\n'
-            """    -d '{"external_id": "CASE-1", "data": {}}'"""
+            """    -d '{"external_id": "CASE-1", "data": {…}}'"""
         )
+        required = _required_fields(workflow)
+        if required:
+            self.stderr.write(
+                "The case data must match the published version's case schema; it requires: "
+                f"{', '.join(required)}."
+            )
         refusal = workflow_refusal(workflow)
         if refusal:
             self.stderr.write(f"Note: {refusal} Until then the API answers 409.")
+
+
+def _required_fields(workflow: Workflow) -> list[str]:
+    version = workflow.versions.filter(published_at__isnull=False).order_by("-number").first()
+    schema = version.case_schema if version else None
+    return sorted(schema.get("required", [])) if isinstance(schema, dict) else []
