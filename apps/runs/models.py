@@ -27,7 +27,6 @@ class Run(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING_RETRY)
-    COMPLETED_ALL = (Status.COMPLETED, Status.COMPLETED_SKIPPED)
     FINISHED = (Status.COMPLETED, Status.COMPLETED_SKIPPED, Status.CANCELLED)
 
     class Source(models.TextChoices):
@@ -71,10 +70,6 @@ class Run(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("runs:detail", args=[self.pk])
-
-    @property
-    def is_completed(self) -> bool:
-        return self.status in self.COMPLETED_ALL
 
 
 class StepAttempt(models.Model):

@@ -59,12 +59,3 @@ def _set(run: Run, values: dict[str, Any]) -> None:
             setattr(run, name, value)
     if computed:
         run.refresh_from_db(fields=computed)
-
-
-def run_touch(*, run: Run, **fields: Any) -> None:
-    """Write fields of a run that is not changing status (its data, its current step)."""
-    if "status" in fields:
-        raise IllegalTransition("A run's status changes through run_move only.")
-    values = {"updated_at": timezone.now(), **fields}
-    Run.objects.filter(pk=run.pk).update(**values)
-    _set(run, values)
