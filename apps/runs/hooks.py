@@ -7,7 +7,8 @@ person, and the reconciler asks it which handed-over runs have nobody's attentio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
@@ -46,3 +47,27 @@ def handover() -> Handover:
             "No hand-over is registered: the escalations app must be in INSTALLED_APPS."
         )
     return _handover
+
+
+# Periodic checks: the apps built on the engine (alerts' detectors, metrics' rollups) register
+# work the scheduler runs on its own loop, without ``runs`` importing them.
+
+
+@dataclass(frozen=True)
+class PeriodicCheck:
+    name: str
+    func: Callable[[], Any]
+    every_s: float
+
+
+_periodic_checks: dict[str, PeriodicCheck] = {}
+
+
+def register_periodic_check(name: str, func: Callable[[], Any], *, every_s: float) -> None:
+    """Have the scheduler call ``func()`` every ``every_s`` seconds (registering a name again
+    replaces it). A check that raises is logged and tried again at its next turn."""
+    _periodic_checks[name] = PeriodicCheck(name=name, func=func, every_s=every_s)
+
+
+def periodic_checks() -> list[PeriodicCheck]:
+    return list(_periodic_checks.values())

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 
+from apps.runs.hooks import periodic_checks
 from apps.runs.services import enqueue_due_attempts, reconcile
 
 logger = logging.getLogger("handoff.scheduler")
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             reconcile_interval,
         )
         next_reconcile = time.monotonic()
+        next_check: dict[str, float] = {}
         while not stopping:
             close_old_connections()
             try:
@@ -51,8 +53,25 @@ class Command(BaseCommand):
                     report = reconcile()
                     if report.found_anything:
                         logger.warning("Reconciler: %s", report)
+                self._run_periodic_checks(next_check)
             except (DatabaseError, RedisError):
                 # The database or Redis is away: keep going, the next pass catches up.
                 logger.exception("Scheduler pass failed; retrying in %.1f s", interval)
             time.sleep(interval)
         logger.info("Scheduler stopped")
+
+    @staticmethod
+    def _run_periodic_checks(next_check: dict[str, float]) -> None:
+        """The checks other apps registered (apps.runs.hooks), each at its own interval; one that
+        fails is logged and does not stop the others or the scheduler."""
+        for check in periodic_checks():
+            now = time.monotonic()
+            if now < next_check.get(check.name, 0.0):
+                continue
+            next_check[check.name] = now + check.every_s
+            try:
+                check.func()
+            except Exception:
+                logger.exception(
+                    "Periodic check %s failed; next try in %.0f s", check.name, check.every_s
+                )
