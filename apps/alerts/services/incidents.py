@@ -16,6 +16,7 @@ from apps.accounts.models import Team
 from apps.workflows.models import Workflow
 
 from ..models import Incident
+from .notifications import incident_changed
 
 
 def incident_raise(
@@ -77,6 +78,10 @@ def _raise(*, fingerprint, kind, title, team, workflow, detail, run_ids, now):
         opened = True
     if run_ids:
         incident.runs.add(*run_ids)
+    incident_changed(
+        incident,
+        event=("regression" if incident.regression_of_id else "opened") if opened else "occurrence",
+    )
     return incident, opened
 
 
@@ -97,4 +102,5 @@ def incident_clear(
     ):
         return None
     incident.refresh_from_db()
+    incident_changed(incident, event="resolved")
     return incident
